@@ -1,0 +1,104 @@
+//! Corpus readers: parallel text as two aligned files or one TSV file.
+//!
+//! Every error names the file and, where it applies, the 1-based line.
+
+use std::path::{Path, PathBuf};
+
+use crate::error::{DataError, Result};
+
+/// One source sentence and its translation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pair {
+    pub src: String,
+    pub tgt: String,
+}
+
+/// Reads a UTF-8 text file into lines (without `\n` / `\r\n`), checking
+/// encoding line by line. An empty file (or only blank lines) is an error.
+pub fn read_lines(path: &Path) -> Result<Vec<String>> {
+    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    let mut lines = Vec::new();
+    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    if !body.is_empty() {
+        for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
+            let raw = raw.strip_suffix(b"\r").unwrap_or(raw);
+            let line = std::str::from_utf8(raw)
+                .map_err(|_| DataError::InvalidUtf8 { path: path.into(), line: i + 1 })?;
+            lines.push(line.to_string());
+        }
+    }
+    if lines.iter().all(|l| l.trim().is_empty()) {
+        return Err(DataError::Empty { path: path.into() });
+    }
+    Ok(lines)
+}
+
+/// Reads two line-aligned files (`train.de` + `train.en`).
+pub fn read_aligned(src: &Path, tgt: &Path) -> Result<Vec<Pair>> {
+    let s = read_lines(src)?;
+    let t = read_lines(tgt)?;
+    if s.len() != t.len() {
+        return Err(DataError::LineCountMismatch {
+            src: src.into(),
+            src_lines: s.len(),
+            tgt: tgt.into(),
+            tgt_lines: t.len(),
+        });
+    }
+    Ok(s.into_iter().zip(t).map(|(src, tgt)| Pair { src, tgt }).collect())
+}
+
+/// Reads `source<TAB>target` lines; extra columns (e.g. attribution) are ignored.
+/// Blank lines are skipped.
+pub fn read_tsv(path: &Path) -> Result<Vec<Pair>> {
+    let mut pairs = Vec::new();
+    for (i, line) in read_lines(path)?.into_iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let mut cols = line.split('\t');
+        let src = cols.next().unwrap_or_default();
+        let tgt = cols
+            .next()
+            .ok_or_else(|| DataError::MissingTab { path: PathBuf::from(path), line: i + 1 })?;
+        pairs.push(Pair { src: src.to_string(), tgt: tgt.to_string() });
+    }
+    Ok(pairs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("attend-corpus-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn tsv_reads_pairs_and_names_line_without_tab() {
+        let p = tmp("ok.tsv", b"Hi.\tSalut.\r\nRun!\tCours !\textra\n");
+        let pairs = read_tsv(&p).unwrap();
+        assert_eq!(pairs.len(), 2);
+        assert_eq!(pairs[1], Pair { src: "Run!".into(), tgt: "Cours !".into() });
+        let p = tmp("bad.tsv", b"Hi.\tSalut.\nno tab here\n");
+        let e = read_tsv(&p).unwrap_err().to_string();
+        assert!(e.contains("bad.tsv:2") && e.contains("no tab"), "{e}");
+    }
+
+    #[test]
+    fn aligned_reports_both_counts_and_bad_utf8_line() {
+        let a = tmp("a.de", b"eins\nzwei\n");
+        let b = tmp("b.en", b"one\n");
+        let e = read_aligned(&a, &b).unwrap_err().to_string();
+        assert!(e.contains("2 lines") && e.contains("has 1"), "{e}");
+        let c = tmp("c.en", b"one\n\xff\xfe\n");
+        let e = read_aligned(&a, &c).unwrap_err().to_string();
+        assert!(e.contains("c.en:2") && e.contains("UTF-8"), "{e}");
+        let d = tmp("d.en", b"\n\n");
+        assert!(read_lines(&d).unwrap_err().to_string().contains("empty"));
+    }
+}

@@ -1,0 +1,16 @@
+//! Data for attend: tokenizers, vocabularies, corpus readers, batching and masks.
+//!
+//! Nothing here depends on a deep-learning backend: batches are plain vectors
+//! that the model crate turns into tensors on whatever device it runs.
+
+pub mod batch;
+pub mod corpus;
+pub mod error;
+pub mod tokenizer;
+pub mod vocab;
+
+pub use batch::{BatchBy, Batcher, Example, Padded, Seq2SeqBatch};
+pub use corpus::{read_aligned, read_lines, read_tsv, Pair};
+pub use error::{DataError, Result};
+pub use tokenizer::{CharTokenizer, Tokenizer, TokenizerKind, TokenizerSpec, WordTokenizer};
+pub use vocab::{Vocab, BOS, EOS, PAD, UNK};

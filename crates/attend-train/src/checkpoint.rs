@@ -1,0 +1,146 @@
+//! Checkpoints: everything needed to continue a run exactly where it stopped.
+//!
+//! A checkpoint is a directory `checkpoints/step-NNNNNNNN/` holding the model
+//! (`model.bpk`), the optimizer state (`optim.bpk`, Adam's moments keyed by
+//! parameter id) and `state.json` (step, epoch, batch position, best score).
+//! The learning rate is a pure function of the step and the random streams
+//! (dropout, batch order) are reseeded from `(seed, step)` / `(seed, epoch)`,
+//! so the step and data position restore them too. A checkpoint is written
+//! into a hidden temporary directory and renamed into place: a crash leaves
+//! either the old checkpoint or the new one, never half of one.
+
+use std::path::{Path, PathBuf};
+
+use burn::module::Module;
+use burn::optim::{ModuleOptimizer, OptimizerRecord};
+use burn::store::ModuleRecord;
+use burn::tensor::Bytes;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Result, TrainError};
+
+/// Where a run is in its training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+pub struct TrainState {
+    /// Optimizer steps taken.
+    pub step: usize,
+    /// Current epoch (0-based).
+    pub epoch: usize,
+    /// Batches of `epoch` already trained on.
+    pub batch_in_epoch: usize,
+    /// Best validation score so far (BLEU or accuracy) and its step.
+    pub best_score: Option<f64>,
+    pub best_step: usize,
+    /// Seconds of training so far (across resumes).
+    pub elapsed_secs: f64,
+    /// Target tokens trained on so far.
+    pub tokens: u64,
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension(format!(
+        "{}tmp",
+        path.extension().map(|e| format!("{}.", e.to_string_lossy())).unwrap_or_default()
+    ));
+    std::fs::write(&tmp, bytes).map_err(|e| TrainError::io(&tmp, e))?;
+    std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
+}
+
+fn ckpt_err(path: &Path, reason: impl ToString) -> TrainError {
+    TrainError::Checkpoint { path: path.into(), reason: reason.to_string() }
+}
+
+/// Serialises a module's weights (burnpack, parameter ids kept).
+pub fn model_bytes<M: Module>(model: &M) -> Result<Vec<u8>> {
+    let bytes = model.clone().into_record().into_bytes().map_err(|e| ckpt_err(Path::new("model"), format!("{e:?}")))?;
+    Ok(bytes.to_vec())
+}
+
+/// Loads weights written by [`model_bytes`] into `model`; a shape or name
+/// mismatch (another architecture or vocabulary) is an error naming `path`.
+pub fn load_model<M: Module>(model: M, path: &Path) -> Result<M> {
+    let bytes = std::fs::read(path).map_err(|e| TrainError::io(path, e))?;
+    load_model_bytes(model, bytes, path)
+}
+
+/// Loads weights from bytes written by [`model_bytes`]; errors name `origin`.
+pub fn load_model_bytes<M: Module>(model: M, bytes: Vec<u8>, origin: &Path) -> Result<M> {
+    let path = origin;
+    let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| ckpt_err(path, format!("{e:?}")))?;
+    model.try_load_record(record).map_err(|e| {
+        ckpt_err(path, format!("does not fit this model (architecture or vocabulary differs): {e:?}"))
+    })
+}
+
+/// Writes a checkpoint directory atomically (temporary directory, then rename).
+pub fn save<M: Module>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> Result<()> {
+    let parent = dir.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
+    let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
+    let tmp = parent.join(format!(".tmp-{name}"));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
+    let write = |file: &str, bytes: &[u8]| -> Result<()> {
+        let p = tmp.join(file);
+        std::fs::write(&p, bytes).map_err(|e| TrainError::io(&p, e))
+    };
+    write("model.bpk", &model_bytes(model)?)?;
+    let optim_bytes = optim.to_record().into_bytes().map_err(|e| ckpt_err(dir, format!("{e:?}")))?;
+    write("optim.bpk", &optim_bytes)?;
+    write("state.json", serde_json::to_string_pretty(state).map_err(|e| ckpt_err(dir, e))?.as_bytes())?;
+    // Replace an existing directory of the same name: move it aside, move the new one in.
+    let old = parent.join(format!(".old-{name}"));
+    if dir.exists() {
+        let _ = std::fs::remove_dir_all(&old);
+        std::fs::rename(dir, &old).map_err(|e| TrainError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| TrainError::io(dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Loads a checkpoint into `model` and `optim`.
+pub fn load<M: Module>(dir: &Path, model: M, optim: ModuleOptimizer) -> Result<(M, ModuleOptimizer, TrainState)> {
+    let model = load_model(model, &dir.join("model.bpk"))?;
+    let path = dir.join("optim.bpk");
+    let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+    let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| ckpt_err(&path, format!("{e:?}")))?;
+    let optim = optim.load_record(record);
+    let path = dir.join("state.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+    let state = serde_json::from_str(&text).map_err(|e| ckpt_err(&path, e))?;
+    Ok((model, optim, state))
+}
+
+/// The directory name of the checkpoint at `step`.
+pub fn step_dir(run: &Path, step: usize) -> PathBuf {
+    run.join("checkpoints").join(format!("step-{step:08}"))
+}
+
+/// Complete checkpoints of a run, oldest first.
+pub fn list(run: &Path) -> Vec<(usize, PathBuf)> {
+    let mut found = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(run.join("checkpoints")) {
+        for e in entries.flatten() {
+            let name = e.file_name().to_string_lossy().to_string();
+            if let Some(step) = name.strip_prefix("step-").and_then(|s| s.parse::<usize>().ok()) {
+                if e.path().join("state.json").exists() {
+                    found.push((step, e.path()));
+                }
+            }
+        }
+    }
+    found.sort();
+    found
+}
+
+/// Deletes all but the newest `keep` checkpoints.
+pub fn prune(run: &Path, keep: usize) {
+    let all = list(run);
+    for (_, dir) in all.iter().take(all.len().saturating_sub(keep)) {
+        let _ = std::fs::remove_dir_all(dir);
+    }
+}

@@ -1,0 +1,20 @@
+//! Training for attend: the loop, losses, learning-rate schedules, gradient
+//! clipping, metrics (loss, perplexity, accuracy, sacreBLEU-exact BLEU),
+//! checkpoints that lose nothing, and loading trained runs.
+
+pub mod bleu;
+pub mod checkpoint;
+pub mod clip;
+pub mod config;
+pub mod error;
+pub mod metrics;
+pub mod prepare;
+pub mod run;
+pub mod schedule;
+pub mod seq2seq;
+pub mod trainer;
+
+pub use config::{RunConfig, Task};
+pub use error::{Result, TrainError};
+pub use run::LoadedRun;
+pub use trainer::{train, Outcome, Report};

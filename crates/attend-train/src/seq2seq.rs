@@ -1,0 +1,174 @@
+//! One translation batch on a device: tensors from padded ids, the
+//! label-smoothed training loss, validation metrics and batched greedy
+//! translation with BLEU.
+
+use std::collections::HashMap;
+
+use attend_data::{Example, Padded, Seq2SeqBatch, Tokenizer, Vocab, BOS, EOS, PAD};
+use attend_model::{greedy, AttentionPick, Decoded, Transformer};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::prelude::*;
+use burn::tensor::activation::log_softmax;
+
+use crate::bleu::corpus_bleu;
+use crate::error::Result;
+use crate::metrics::EvalMetrics;
+
+/// Token ids `[batch, seq]` of a padded batch.
+pub fn ids(p: &Padded, device: &Device) -> Tensor<2, Int> {
+    let data: Vec<i64> = p.ids.iter().map(|&i| i as i64).collect();
+    Tensor::from_data(TensorData::new(data, [p.batch, p.seq]), device)
+}
+
+/// Padding mask `[batch, seq]` (`true` = padding).
+pub fn pad_mask(p: &Padded, device: &Device) -> Tensor<2, Bool> {
+    Tensor::from_data(TensorData::new(p.pad_mask(), [p.batch, p.seq]), device)
+}
+
+/// Teacher-forced logits `[batch, s_tgt, vocab]` of a batch.
+pub fn logits(model: &Transformer, batch: &Seq2SeqBatch, device: &Device) -> Result<Tensor<3>> {
+    Ok(model.forward(
+        ids(&batch.src, device),
+        Some(pad_mask(&batch.src, device)),
+        ids(&batch.tgt_in, device),
+        Some(pad_mask(&batch.tgt_in, device)),
+    )?)
+}
+
+/// Label-smoothed cross-entropy (Szegedy et al., 2016) averaged over the
+/// non-padding target tokens: Burn's `CrossEntropyLoss` with `<pad>` ignored.
+pub fn smoothed_loss(logits: Tensor<3>, targets: &Padded, smoothing: f32, device: &Device) -> Tensor<1> {
+    let [b, s, v] = logits.dims();
+    let smoothing = (smoothing > 0.0).then_some(smoothing);
+    let loss = CrossEntropyLossConfig::new()
+        .with_pad_tokens(Some(vec![PAD as usize]))
+        .with_smoothing(smoothing)
+        .init(device);
+    loss.forward(logits.reshape([b * s, v]), ids(targets, device).reshape([b * s]))
+}
+
+/// Sum of token negative log-likelihoods and number of correct argmax
+/// predictions over the non-padding targets: `(nll_sum, correct)`.
+pub fn nll_and_correct(logits: Tensor<3>, targets: &Padded, device: &Device) -> (f64, usize) {
+    let [b, s, v] = logits.dims();
+    let logp = log_softmax(logits.reshape([b * s, v]), 1); // [b*s, vocab]
+    let tgt = ids(targets, device).reshape([b * s, 1]);
+    let real = pad_mask(targets, device).reshape([b * s, 1]).bool_not().float(); // [b*s, 1]
+    let nll = logp.clone().gather(1, tgt.clone()).neg().mul(real.clone()).sum();
+    let correct = logp.argmax(1).equal(tgt).float().mul(real).sum();
+    let nll: f64 = nll.into_scalar::<f32>() as f64;
+    let correct: f32 = correct.into_scalar();
+    (nll, correct.round() as usize)
+}
+
+/// Decodes `sources` (token ids ending in `<eos>`) greedily in batches of `batch_size`.
+pub fn translate_ids(
+    model: &Transformer,
+    sources: &[Vec<u32>],
+    batch_size: usize,
+    max_len: usize,
+    attention: Option<AttentionPick>,
+    device: &Device,
+) -> Result<Decoded> {
+    let mut all = Decoded { ids: Vec::with_capacity(sources.len()), attention: attention.map(|_| Vec::new()) };
+    for chunk in sources.chunks(batch_size.max(1)) {
+        let padded = Padded::new(chunk);
+        let out = greedy(model, ids(&padded, device), Some(pad_mask(&padded, device)), BOS, EOS, max_len, attention)?;
+        all.ids.extend(out.ids);
+        if let (Some(acc), Some(a)) = (all.attention.as_mut(), out.attention) {
+            acc.extend(a);
+        }
+    }
+    Ok(all)
+}
+
+/// Tokenises, encodes, translates and detokenises sentences.
+#[allow(clippy::too_many_arguments)]
+pub fn translate_text(
+    model: &Transformer,
+    tokenizer: &dyn Tokenizer,
+    src_vocab: &Vocab,
+    tgt_vocab: &Vocab,
+    sentences: &[String],
+    max_len: usize,
+    attention: Option<AttentionPick>,
+    device: &Device,
+) -> Result<(Vec<String>, Decoded)> {
+    let sources: Vec<Vec<u32>> = sentences
+        .iter()
+        .map(|s| {
+            let mut ids = src_vocab.encode(&tokenizer.tokenize(s), false, true);
+            if ids.len() > model.max_len {
+                ids.truncate(model.max_len - 1);
+                ids.push(EOS);
+            }
+            ids
+        })
+        .collect();
+    let decoded = translate_ids(model, &sources, 64, max_len, attention, device)?;
+    let text = decoded.ids.iter().map(|ids| tokenizer.detokenize(&tgt_vocab.decode(ids))).collect();
+    Ok((text, decoded))
+}
+
+/// Groups references by identical source: every translation of a source
+/// sentence is one of its references (multi-reference BLEU). Returns the
+/// distinct sources (first-seen order) and their references.
+pub fn group_references(sources: &[String], references: &[String]) -> (Vec<String>, Vec<Vec<String>>) {
+    let mut order: Vec<String> = Vec::new();
+    let mut refs: HashMap<&str, Vec<String>> = HashMap::new();
+    for (s, r) in sources.iter().zip(references) {
+        let entry = refs.entry(s.as_str()).or_default();
+        if entry.is_empty() {
+            order.push(s.clone());
+        }
+        entry.push(r.clone());
+    }
+    let grouped = order.iter().map(|s| refs[s.as_str()].clone()).collect();
+    (order, grouped)
+}
+
+/// Validation loss, perplexity and token accuracy (teacher forcing), then BLEU
+/// and exact match of greedy translations of up to `bleu_sentences` distinct sources.
+#[allow(clippy::too_many_arguments)]
+pub fn evaluate(
+    model: &Transformer,
+    valid: &[Example],
+    valid_src: &[String],
+    valid_ref: &[String],
+    tokenizer: &dyn Tokenizer,
+    src_vocab: &Vocab,
+    tgt_vocab: &Vocab,
+    batch_size: usize,
+    bleu_sentences: usize,
+    max_decode_len: usize,
+    device: &Device,
+) -> Result<EvalMetrics> {
+    if valid.is_empty() {
+        return Ok(EvalMetrics::default());
+    }
+    let (mut nll, mut correct, mut tokens) = (0f64, 0usize, 0usize);
+    let order: Vec<usize> = (0..valid.len()).collect();
+    for chunk in order.chunks(batch_size.max(1)) {
+        let batch = Seq2SeqBatch::new(valid, chunk);
+        let (n, c) = nll_and_correct(logits(model, &batch, device)?, &batch.tgt_out, device);
+        nll += n;
+        correct += c;
+        tokens += batch.tgt_out.tokens();
+    }
+    let loss = nll / tokens.max(1) as f64;
+    let (mut sources, mut refs) = group_references(valid_src, valid_ref);
+    if bleu_sentences > 0 && sources.len() > bleu_sentences {
+        sources.truncate(bleu_sentences);
+        refs.truncate(bleu_sentences);
+    }
+    let (hyps, _) = translate_text(model, tokenizer, src_vocab, tgt_vocab, &sources, max_decode_len, None, device)?;
+    let bleu = corpus_bleu(&hyps, &refs).score;
+    let exact = hyps.iter().zip(&refs).filter(|(h, rs)| rs.iter().any(|r| r.trim() == h.trim())).count();
+    Ok(EvalMetrics {
+        loss,
+        perplexity: loss.exp(),
+        token_accuracy: correct as f64 / tokens.max(1) as f64,
+        bleu,
+        exact_match: exact as f64 / hyps.len().max(1) as f64,
+    })
+}

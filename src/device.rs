@@ -1,0 +1,110 @@
+//! The one place that knows which backends are compiled in: maps a `--device`
+//! spec to a Burn `Device`. Everything else receives a `Device` and runs on
+//! whatever backend it names.
+//!
+//! Specs: `auto` (the first compiled of cpu, wgpu), `cpu` (ndarray, else flex),
+//! `ndarray`, `flex`, `wgpu` (the platform's best adapter), `wgpu:N` (N-th
+//! discrete GPU), `wgpu:integrated:N`, `wgpu:cpu` (a software adapter such as
+//! Mesa's lavapipe), `vulkan[:N]`, `metal[:N]`.
+
+#[allow(unused_imports)]
+use burn::prelude::{Device, DeviceKind};
+
+/// Backends this binary was built with, in preference order.
+pub fn compiled_backends() -> Vec<&'static str> {
+    let mut v = Vec::new();
+    if cfg!(feature = "ndarray") {
+        v.push("ndarray");
+    }
+    if cfg!(feature = "flex") {
+        v.push("flex");
+    }
+    if cfg!(feature = "wgpu") {
+        v.push("wgpu");
+    }
+    if cfg!(feature = "vulkan") {
+        v.push("vulkan");
+    }
+    if cfg!(feature = "metal") {
+        v.push("metal");
+    }
+    v
+}
+
+fn not_compiled(backend: &str, feature: &str) -> String {
+    format!(
+        "--device {backend}: the {backend} backend is not compiled into this binary (built with: {}); \
+         rebuild with `--features {feature}`",
+        compiled_backends().join(", ")
+    )
+}
+
+#[allow(dead_code)]
+fn gpu_kind(rest: Option<&str>, spec: &str) -> Result<DeviceKind, String> {
+    let bad = || format!("--device {spec}: expected an index, `integrated:N` or `cpu` after the backend");
+    Ok(match rest {
+        None => DeviceKind::DefaultDevice,
+        Some("cpu") => DeviceKind::Cpu,
+        Some(r) => match r.strip_prefix("integrated:") {
+            Some(n) => DeviceKind::IntegratedGpu(n.parse().map_err(|_| bad())?),
+            None => DeviceKind::DiscreteGpu(r.parse().map_err(|_| bad())?),
+        },
+    })
+}
+
+/// The Burn device for `spec` (see the module docs).
+pub fn parse_device(spec: &str) -> Result<Device, String> {
+    let spec = spec.trim().to_ascii_lowercase();
+    let (backend, rest) = match spec.split_once(':') {
+        Some((b, r)) => (b.to_string(), Some(r)),
+        None => (spec.clone(), None),
+    };
+    match backend.as_str() {
+        "auto" => {
+            let first = compiled_backends().first().copied().ok_or("no backend compiled in")?;
+            parse_device(if first == "ndarray" || first == "flex" { "cpu" } else { first })
+        }
+        "cpu" => {
+            #[cfg(feature = "ndarray")]
+            return parse_device("ndarray");
+            #[cfg(all(not(feature = "ndarray"), feature = "flex"))]
+            return parse_device("flex");
+            #[allow(unreachable_code)]
+            Err(not_compiled("cpu", "ndarray"))
+        }
+        "ndarray" => {
+            #[cfg(feature = "ndarray")]
+            #[allow(deprecated)]
+            return Ok(Device::ndarray());
+            #[allow(unreachable_code)]
+            Err(not_compiled("ndarray", "ndarray"))
+        }
+        "flex" => {
+            #[cfg(feature = "flex")]
+            return Ok(Device::flex());
+            #[allow(unreachable_code)]
+            Err(not_compiled("flex", "flex"))
+        }
+        "wgpu" => {
+            #[cfg(feature = "wgpu")]
+            return Ok(Device::wgpu(gpu_kind(rest, &spec)?));
+            #[allow(unreachable_code)]
+            Err(not_compiled("wgpu", "wgpu"))
+        }
+        "vulkan" => {
+            #[cfg(feature = "vulkan")]
+            return Ok(Device::vulkan(gpu_kind(rest, &spec)?));
+            #[allow(unreachable_code)]
+            Err(not_compiled("vulkan", "vulkan"))
+        }
+        "metal" => {
+            #[cfg(feature = "metal")]
+            return Ok(Device::metal(gpu_kind(rest, &spec)?));
+            #[allow(unreachable_code)]
+            Err(not_compiled("metal", "metal"))
+        }
+        other => Err(format!(
+            "--device {other}: unknown device; use auto, cpu, ndarray, flex, wgpu, wgpu:N, wgpu:cpu, vulkan or metal"
+        )),
+    }
+}

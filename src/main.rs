@@ -1,0 +1,344 @@
+//! The `attend` command line: train, translate, evaluate, inspect.
+
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use attend::device::{compiled_backends, parse_device};
+use attend::train::config::{copy_task_overrides, parse_value, RunConfig, Task};
+use attend::train::{LoadedRun, Outcome};
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "attend", version, about = "Sequence models from word2vec to the Transformer, on Burn")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Train a model (by default: the small English→French Transformer on the bundled data).
+    Train(TrainArgs),
+    /// Translate sentences with a trained run (arguments, or one sentence per stdin line).
+    Translate(TranslateArgs),
+    /// Score a trained run on a source file against a reference file (corpus BLEU).
+    Eval(EvalArgs),
+    /// Print the compiled backends, the device that will be used and the Burn version.
+    Info(InfoArgs),
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// A TOML config (see configs/); defaults are used for everything it leaves out.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override one config value, e.g. `--set model.d_model=128` (repeatable; applied after --config).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    sets: Vec<String>,
+    /// What to train: `translate` (parallel text) or `copy` (synthetic copy task, a quick check).
+    #[arg(long, value_name = "TASK")]
+    task: Option<String>,
+    /// Training source file, line-aligned with --tgt.
+    #[arg(long, value_name = "FILE", requires = "tgt", conflicts_with = "tsv")]
+    src: Option<PathBuf>,
+    /// Training target file, line-aligned with --src.
+    #[arg(long, value_name = "FILE", requires = "src")]
+    tgt: Option<PathBuf>,
+    /// Training pairs as `source<TAB>target` lines.
+    #[arg(long, value_name = "FILE")]
+    tsv: Option<PathBuf>,
+    /// Validation source file, line-aligned with --valid-tgt.
+    #[arg(long, value_name = "FILE", requires = "valid_tgt", conflicts_with = "valid_tsv")]
+    valid_src: Option<PathBuf>,
+    /// Validation target file.
+    #[arg(long, value_name = "FILE", requires = "valid_src")]
+    valid_tgt: Option<PathBuf>,
+    /// Validation pairs as TSV.
+    #[arg(long, value_name = "FILE")]
+    valid_tsv: Option<PathBuf>,
+    /// Run directory to create (default: runs/<task>-<UTC time>).
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "resume")]
+    out: Option<PathBuf>,
+    /// Continue the run in RUN_DIR from its newest checkpoint.
+    #[arg(long, value_name = "RUN_DIR")]
+    resume: Option<PathBuf>,
+    /// Device: auto, cpu, ndarray, flex, wgpu, wgpu:N, wgpu:cpu, vulkan, metal (overrides train.device).
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
+    /// No progress bar and no per-evaluation lines.
+    #[arg(long)]
+    quiet: bool,
+}
+
+#[derive(Args)]
+struct TranslateArgs {
+    /// The run directory of a trained model.
+    #[arg(long, value_name = "RUN_DIR")]
+    run: PathBuf,
+    /// Sentences to translate; without any, lines are read from stdin.
+    text: Vec<String>,
+    /// Device to run on (default: the run's own, else auto).
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// The run directory of a trained model.
+    #[arg(long, value_name = "RUN_DIR")]
+    run: PathBuf,
+    /// Source sentences, one per line.
+    #[arg(long, value_name = "FILE", requires = "reference", conflicts_with = "tsv")]
+    src: Option<PathBuf>,
+    /// Reference translations, line-aligned with --src.
+    #[arg(long = "ref", value_name = "FILE")]
+    reference: Option<PathBuf>,
+    /// Or: `source<TAB>reference` pairs.
+    #[arg(long, value_name = "FILE")]
+    tsv: Option<PathBuf>,
+    /// Device to run on.
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
+}
+
+#[derive(Args)]
+struct InfoArgs {
+    /// The device spec to resolve.
+    #[arg(long, value_name = "DEVICE", default_value = "auto")]
+    device: String,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Train(a) => cmd_train(a),
+        Command::Translate(a) => cmd_translate(a),
+        Command::Eval(a) => cmd_eval(a),
+        Command::Info(a) => cmd_info(a),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn parse_sets(sets: &[String]) -> Result<Vec<(String, toml::Value)>> {
+    sets.iter()
+        .map(|s| {
+            let (k, v) = s
+                .split_once('=')
+                .with_context(|| format!("--set {s}: expected SECTION.KEY=VALUE"))?;
+            Ok((k.trim().to_string(), parse_value(v.trim())))
+        })
+        .collect()
+}
+
+fn utc_stamp() -> String {
+    let secs = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let (days, rem) = (secs / 86400, secs % 86400);
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!("{y:04}{m:02}{d:02}-{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60)
+}
+
+fn check_file(path: &Path, flag: &str) -> Result<()> {
+    if !path.is_file() {
+        bail!("{flag} {}: no such file", path.display());
+    }
+    Ok(())
+}
+
+fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
+    let mut sets = Vec::new();
+    if let Some(task) = &a.task {
+        match task.as_str() {
+            "copy" => {
+                sets.push(("task".to_string(), toml::Value::String("copy".into())));
+                for (k, v) in copy_task_overrides() {
+                    sets.push((k.to_string(), parse_value(v)));
+                }
+            }
+            "translate" => sets.push(("task".to_string(), toml::Value::String("translate".into()))),
+            other => bail!("--task {other}: unknown task; use translate or copy"),
+        }
+    }
+    sets.extend(parse_sets(&a.sets)?);
+    if let Some(c) = &a.config {
+        check_file(c, "--config")?;
+    }
+    let (mut cfg, run, resume) = match &a.resume {
+        Some(run) => {
+            let path = run.join("config.toml");
+            if !path.exists() {
+                bail!("--resume {}: not a run directory (no config.toml)", run.display());
+            }
+            if a.config.is_some() || a.src.is_some() || a.tsv.is_some() || a.task.is_some() {
+                bail!("--resume takes the run's own config and data; only --set train.* and --device may be given");
+            }
+            if let Some((k, _)) = sets.iter().find(|(k, _)| !k.starts_with("train.")) {
+                bail!("--resume: --set {k} would change the model or data of a run; only train.* settings may change");
+            }
+            let cfg = RunConfig::resolve(Some(&path), &sets)?;
+            (cfg, run.clone(), true)
+        }
+        None => {
+            let mut cfg = RunConfig::resolve(a.config.as_deref(), &sets)?;
+            if let Some(t) = &a.tsv {
+                check_file(t, "--tsv")?;
+                (cfg.data.tsv, cfg.data.src, cfg.data.tgt) = (Some(t.clone()), None, None);
+            }
+            if let (Some(s), Some(t)) = (&a.src, &a.tgt) {
+                check_file(s, "--src")?;
+                check_file(t, "--tgt")?;
+                (cfg.data.tsv, cfg.data.src, cfg.data.tgt) = (None, Some(s.clone()), Some(t.clone()));
+            }
+            if let Some(t) = &a.valid_tsv {
+                check_file(t, "--valid-tsv")?;
+                (cfg.data.valid_tsv, cfg.data.valid_src, cfg.data.valid_tgt) = (Some(t.clone()), None, None);
+            }
+            if let (Some(s), Some(t)) = (&a.valid_src, &a.valid_tgt) {
+                check_file(s, "--valid-src")?;
+                check_file(t, "--valid-tgt")?;
+                (cfg.data.valid_tsv, cfg.data.valid_src, cfg.data.valid_tgt) = (None, Some(s.clone()), Some(t.clone()));
+            }
+            let task = match cfg.task {
+                Task::Copy => "copy",
+                Task::Translate => "translate",
+            };
+            let run = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{task}-{}", utc_stamp())));
+            if run.join("config.toml").exists() {
+                bail!("--out {}: already holds a run; use --resume to continue it or pick another directory", run.display());
+            }
+            (cfg, run, false)
+        }
+    };
+    if let Some(d) = &a.device {
+        cfg.train.device = d.clone();
+    }
+    let device = parse_device(&cfg.train.device).map_err(anyhow::Error::msg)?;
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    println!(
+        "{} run {} on {} ({})",
+        if resume { "resuming" } else { "training" },
+        run.display(),
+        cfg.train.device,
+        compiled_backends().join("+")
+    );
+    let report = attend::train::train(&cfg, &run, resume, &device, interrupt, a.quiet)
+        .with_context(|| format!("training run {}", run.display()))?;
+    println!(
+        "{} parameters, {} training pairs ({} longer than model.max_len dropped), {} steps in {:.0}s",
+        report.params, report.train_pairs, report.dropped_pairs, report.state.step, report.state.elapsed_secs
+    );
+    if let Some(e) = &report.last_eval {
+        println!(
+            "validation: loss {:.4}  perplexity {:.2}  token accuracy {:.3}  BLEU {:.2}  exact match {:.3}",
+            e.loss, e.perplexity, e.token_accuracy, e.bleu, e.exact_match
+        );
+    }
+    if let Some(best) = report.state.best_score {
+        let what = if cfg.task == Task::Copy { "exact match %" } else { "BLEU" };
+        println!("best validation {what} {best:.2} at step {} (saved in {}/best)", report.state.best_step, run.display());
+    }
+    for (src, out, reference) in &report.samples {
+        println!("  {src}\n    → {out}\n    ref {reference}");
+    }
+    match report.outcome {
+        Outcome::Finished => {
+            println!("translate with: attend translate --run {} \"I am a manager.\"", run.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Interrupted => {
+            println!("interrupted at step {}; continue with: attend train --resume {}", report.state.step, run.display());
+            Ok(ExitCode::from(130))
+        }
+    }
+}
+
+fn run_device(run: &Path, flag: &Option<String>) -> Result<burn::prelude::Device> {
+    let spec = match flag {
+        Some(d) => d.clone(),
+        None => RunConfig::load(&run.join("config.toml")).map(|c| c.train.device).unwrap_or_else(|_| "auto".into()),
+    };
+    // A run trained on a backend this binary lacks still loads on the default one.
+    parse_device(&spec).or_else(|e| if flag.is_some() { Err(e) } else { parse_device("auto") }).map_err(anyhow::Error::msg)
+}
+
+fn cmd_translate(a: TranslateArgs) -> Result<ExitCode> {
+    let device = run_device(&a.run, &a.device)?;
+    let run = LoadedRun::load(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    let sentences: Vec<String> = if a.text.is_empty() {
+        std::io::stdin().lock().lines().collect::<std::io::Result<_>>().context("reading stdin")?
+    } else {
+        a.text.clone()
+    };
+    let (out, _) = run.translate(&sentences, None)?;
+    for line in out {
+        println!("{line}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
+    let pairs = match (&a.src, &a.reference, &a.tsv) {
+        (Some(s), Some(r), None) => attend::data::read_aligned(s, r)?,
+        (None, None, Some(t)) => attend::data::read_tsv(t)?,
+        _ => bail!("give --src FILE --ref FILE, or --tsv FILE"),
+    };
+    let device = run_device(&a.run, &a.device)?;
+    let run = LoadedRun::load(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    let srcs: Vec<String> = pairs.iter().map(|p| p.src.clone()).collect();
+    let refs: Vec<String> = pairs.iter().map(|p| p.tgt.clone()).collect();
+    let (bleu, distinct) = run.bleu(&srcs, &refs)?;
+    println!(
+        "BLEU {:.2}  ({} sentences, {} distinct sources; 13a tokens, exp smoothing; precisions {}; sys_len {} ref_len {})",
+        bleu.score,
+        pairs.len(),
+        distinct,
+        bleu.counts
+            .iter()
+            .zip(bleu.totals)
+            .map(|(c, t)| format!("{:.1}", 100.0 * *c as f64 / t.max(1) as f64))
+            .collect::<Vec<_>>()
+            .join("/"),
+        bleu.sys_len,
+        bleu.ref_len
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn cmd_info(a: InfoArgs) -> Result<ExitCode> {
+    println!("attend {}", env!("CARGO_PKG_VERSION"));
+    println!("burn {}", attend::BURN_VERSION);
+    println!("compiled backends: {}", compiled_backends().join(", "));
+    let device = parse_device(&a.device).map_err(anyhow::Error::msg)?;
+    println!("device ({}): {:?}", a.device, device);
+    Ok(ExitCode::SUCCESS)
+}

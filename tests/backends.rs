@@ -1,0 +1,78 @@
+//! The same model with the same weights gives the same outputs and gradients
+//! on the CPU (ndarray) and on wgpu. Runs when built with `--features wgpu`;
+//! CI runs it on Mesa's software Vulkan driver (lavapipe). Tolerance: 1e-4
+//! absolute on logits, 1e-4 relative to each gradient's largest entry.
+#![cfg(all(feature = "wgpu", feature = "ndarray"))]
+
+use attend::burn::module::{Module, ModuleVisitor, Param, ParamId};
+use attend::burn::optim::GradientsParams;
+use attend::burn::prelude::*;
+use attend::data::{Example, Seq2SeqBatch};
+use attend::device::parse_device;
+use attend::model::{Transformer, TransformerConfig};
+use attend::train::{checkpoint, seq2seq};
+
+struct Ids(Vec<(ParamId, usize)>);
+impl ModuleVisitor for Ids {
+    fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+        self.0.push((p.id, D));
+    }
+}
+
+fn grad(g: &GradientsParams, id: ParamId, rank: usize) -> Vec<f32> {
+    match rank {
+        1 => g.get::<1>(id).map(|t| t.try_into_vec_as::<f32>().unwrap()),
+        2 => g.get::<2>(id).map(|t| t.try_into_vec_as::<f32>().unwrap()),
+        _ => None,
+    }
+    .unwrap_or_default()
+}
+
+fn run(model: &Transformer, batch: &Seq2SeqBatch, device: &Device) -> (Vec<f32>, GradientsParams) {
+    let logits = seq2seq::logits(model, batch, device).unwrap();
+    let values = logits.clone().try_into_vec_as::<f32>().unwrap();
+    let loss = seq2seq::smoothed_loss(logits, &batch.tgt_out, 0.1, device);
+    (values, GradientsParams::from_grads(loss.backward(), model))
+}
+
+#[test]
+fn cpu_and_wgpu_agree_on_outputs_and_gradients() {
+    let cpu = parse_device("cpu").unwrap().autodiff();
+    let gpu = parse_device("wgpu").unwrap().autodiff();
+    cpu.seed(11);
+    let cfg = TransformerConfig::new(17, 19)
+        .with_d_model(16)
+        .with_n_heads(2)
+        .with_d_ff(32)
+        .with_encoder_layers(1)
+        .with_decoder_layers(1)
+        .with_dropout(0.0)
+        .with_max_len(16);
+    let model_cpu = cfg.init(&cpu).unwrap();
+    let bytes = checkpoint::model_bytes(&model_cpu).unwrap();
+    let model_gpu = checkpoint::load_model_bytes(cfg.init(&gpu).unwrap(), bytes, std::path::Path::new("memory")).unwrap();
+    let examples = vec![
+        Example { src: vec![5, 6, 7, 3], tgt: vec![2, 8, 9, 10, 3] },
+        Example { src: vec![11, 3], tgt: vec![2, 12, 3] },
+    ];
+    let batch = Seq2SeqBatch::new(&examples, &[0, 1]);
+    let (out_cpu, g_cpu) = run(&model_cpu, &batch, &cpu);
+    let (out_gpu, g_gpu) = run(&model_gpu, &batch, &gpu);
+    let max = out_cpu.iter().zip(&out_gpu).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(max < 1e-4, "logits differ by {max}");
+    let mut ids = Ids(Vec::new());
+    model_cpu.visit(&mut ids);
+    let mut compared = 0;
+    for (id, rank) in ids.0 {
+        let (a, b) = (grad(&g_cpu, id, rank), grad(&g_gpu, id, rank));
+        assert_eq!(a.len(), b.len(), "gradient of {id:?} missing on one backend");
+        if a.is_empty() {
+            continue;
+        }
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+        let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(diff / scale < 1e-4, "gradient of {id:?} differs by {diff} (scale {scale})");
+        compared += 1;
+    }
+    assert!(compared > 20, "compared {compared} gradients");
+}

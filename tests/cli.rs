@@ -1,0 +1,216 @@
+//! The `attend` binary driven as a user would: the default translation run
+//! (few steps), translate, eval, resume, Ctrl-C, and bad inputs.
+
+mod common;
+
+use common::{metrics, run, tmp_dir, train_small};
+
+const VALID: &str = "data/tatoeba-eng-fra/valid.tsv";
+
+#[test]
+fn default_run_translate_and_eval() {
+    let dir = tmp_dir("cli-default");
+    let run_dir = dir.join("run");
+    let (code, out, err) = train_small(&run_dir, &["--set", "train.max_steps=6"]);
+    assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
+    assert!(out.contains("BLEU"), "{out}");
+    for f in ["config.toml", "vocab.src.json", "vocab.tgt.json", "metrics.csv", "best/model.bpk"] {
+        assert!(run_dir.join(f).exists(), "missing {f}");
+    }
+    assert!(run_dir.join("checkpoints/step-00000006/optim.bpk").exists());
+    let r = run_dir.to_str().unwrap();
+
+    let (code, out, err) = run(&["translate", "--run", r, "I am a manager.", "She is tired."]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 2, "{out}");
+
+    let mut child = common::attend()
+        .args(["translate", "--run", r])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child.stdin.take().unwrap().write_all(b"I am cold.\nWe are late.\nHe is here.\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 3);
+
+    let (code, out, err) = run(&["eval", "--run", r, "--tsv", VALID]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("BLEU "), "{out}");
+    assert!(out.contains("525 sentences"), "{out}");
+}
+
+#[test]
+fn resume_gives_the_same_losses_and_weights_as_a_straight_run() {
+    let dir = tmp_dir("cli-resume");
+    let straight = dir.join("straight");
+    let split = dir.join("split");
+    let common = ["--set", "train.eval_every=4", "--set", "train.checkpoint_every=4", "--set", "model.dropout=0.1"];
+    let mut a: Vec<&str> = common.to_vec();
+    a.extend(["--set", "train.max_steps=8"]);
+    let (code, _, err) = train_small(&straight, &a);
+    assert_eq!(code, 0, "{err}");
+    let mut b: Vec<&str> = common.to_vec();
+    b.extend(["--set", "train.max_steps=4"]);
+    let (code, _, err) = train_small(&split, &b);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(&["train", "--quiet", "--resume", split.to_str().unwrap(), "--set", "train.max_steps=8"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("resuming"), "{out}");
+    let (m1, m2) = (metrics(&straight), metrics(&split));
+    assert_eq!(m1.len(), 2);
+    assert_eq!(m1.len(), m2.len());
+    for (x, y) in m1.iter().zip(&m2) {
+        assert_eq!(x.0, y.0);
+        assert!((x.1 - y.1).abs() < 1e-5, "train loss {x:?} vs {y:?}");
+        assert!((x.2 - y.2).abs() < 1e-5, "valid loss {x:?} vs {y:?}");
+    }
+    let w1 = attend_weights(&straight.join("checkpoints/step-00000008/model.bpk"), &straight);
+    let w2 = attend_weights(&split.join("checkpoints/step-00000008/model.bpk"), &split);
+    assert_eq!(w1.len(), w2.len());
+    let max = w1.iter().zip(&w2).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    assert!(max < 1e-6, "weights differ by {max}");
+}
+
+/// All float parameters of a run's model, loaded from `weights`.
+fn attend_weights(weights: &std::path::Path, run_dir: &std::path::Path) -> Vec<f32> {
+    use attend::burn::module::{Module, ModuleVisitor, Param};
+    use attend::burn::prelude::*;
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(p.val().try_into_vec_as::<f32>().unwrap());
+        }
+    }
+    let cfg = attend::train::RunConfig::load(&run_dir.join("config.toml")).unwrap();
+    let src = attend::data::Vocab::load(&run_dir.join("vocab.src.json")).unwrap();
+    let tgt = attend::data::Vocab::load(&run_dir.join("vocab.tgt.json")).unwrap();
+    let device = attend::device::parse_device("cpu").unwrap();
+    let mc = attend::train::trainer::model_config(&cfg, src.len(), tgt.len()).unwrap();
+    let model = attend::train::checkpoint::load_model(mc.init(&device).unwrap(), weights).unwrap();
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}
+
+#[test]
+fn ctrl_c_writes_a_checkpoint_and_resume_finishes() {
+    let dir = tmp_dir("cli-interrupt");
+    let run_dir = dir.join("run");
+    let mut args: Vec<&str> = vec!["train", "--quiet", "--out", run_dir.to_str().unwrap()];
+    args.extend_from_slice(common::SMALL);
+    args.extend(["--set", "train.max_steps=100000", "--set", "train.checkpoint_every=0", "--set", "train.epochs=50"]);
+    let child = common::attend().args(&args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
+    // Wait until training is under way (the vocabularies are written before the first step).
+    let start = std::time::Instant::now();
+    while !run_dir.join("vocab.tgt.json").exists() && start.elapsed().as_secs() < 60 {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    std::thread::sleep(std::time::Duration::from_secs(3));
+    let status = std::process::Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+    assert!(stdout.contains("interrupted at step"), "{stdout}");
+    let ckpts: Vec<_> = std::fs::read_dir(run_dir.join("checkpoints")).unwrap().flatten().collect();
+    assert_eq!(ckpts.len(), 1, "one checkpoint, written at the interrupt");
+    let name = ckpts[0].file_name().to_string_lossy().to_string();
+    let step: usize = name.trim_start_matches("step-").parse().unwrap();
+    assert!(step > 0);
+    let (code, out, err) = run(&[
+        "train", "--quiet", "--resume", run_dir.to_str().unwrap(), "--set", &format!("train.max_steps={}", step + 3),
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains(&format!("{} steps", step + 3)), "{out}");
+}
+
+#[test]
+fn non_finite_loss_stops_with_a_clear_message_and_keeps_the_checkpoint() {
+    let dir = tmp_dir("cli-nan");
+    let run_dir = dir.join("run");
+    let (code, out, err) = train_small(
+        &run_dir,
+        &[
+            "--set", "train.schedule=constant", "--set", "train.warmup_steps=1", "--set", "train.lr=1e30",
+            "--set", "train.clip_norm=0", "--set", "train.checkpoint_every=1", "--set", "train.max_steps=50",
+        ],
+    );
+    assert_ne!(code, 0, "{out}");
+    assert!(err.contains("loss became"), "{err}");
+    assert!(err.contains("last good checkpoint"), "{err}");
+    assert!(!attend_ckpts(&run_dir).is_empty(), "a checkpoint from before the failure is kept");
+}
+
+fn attend_ckpts(run_dir: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(run_dir.join("checkpoints"))
+        .map(|d| d.flatten().map(|e| e.file_name().to_string_lossy().to_string()).filter(|n| n.starts_with("step-")).collect())
+        .unwrap_or_default()
+}
+
+#[test]
+fn bad_inputs_give_one_line_errors_naming_the_culprit() {
+    let dir = tmp_dir("cli-bad");
+    let missing = dir.join("nope.tsv");
+    let (code, _, err) = run(&["train", "--tsv", missing.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("nope.tsv") && err.contains("no such file"), "{err}");
+
+    let bad = dir.join("bad.tsv");
+    std::fs::write(&bad, "Hello.\tBonjour.\nno tab on this line\n").unwrap();
+    let (code, _, err) = run(&["train", "--quiet", "--tsv", bad.to_str().unwrap(), "--out", dir.join("r1").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("bad.tsv:2"), "{err}");
+
+    let a = dir.join("a.en");
+    let b = dir.join("b.fr");
+    std::fs::write(&a, "one\ntwo\nthree\n").unwrap();
+    std::fs::write(&b, "un\ndeux\n").unwrap();
+    let (code, _, err) = run(&[
+        "train", "--quiet", "--src", a.to_str().unwrap(), "--tgt", b.to_str().unwrap(), "--out", dir.join("r2").to_str().unwrap(),
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("3 lines") && err.contains("has 2"), "{err}");
+
+    let (code, _, err) = run(&["train", "--set", "model.d_modle=8"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("d_modle"), "{err}");
+
+    let (code, _, err) = run(&["train", "--set", "model.d_model=30", "--set", "model.n_heads=4", "--out", dir.join("r3").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("divisible"), "{err}");
+
+    let (code, _, err) = run(&["translate", "--run", dir.to_str().unwrap(), "hi"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not a run directory"), "{err}");
+
+    let (code, _, err) = run(&["train", "--device", "tpu"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("tpu"), "{err}");
+
+    for (_, e) in [run(&["train", "--set", "model.d_modle=8"])].iter().map(|r| (r.0, r.2.clone())) {
+        assert_eq!(e.trim().lines().count(), 1, "one line: {e}");
+    }
+}
+
+#[test]
+fn incompatible_checkpoint_is_an_error_naming_it() {
+    let dir = tmp_dir("cli-incompatible");
+    let run_dir = dir.join("run");
+    let (code, _, err) = train_small(&run_dir, &["--set", "train.max_steps=2"]);
+    assert_eq!(code, 0, "{err}");
+    // Another architecture: the config says 64 wide, the weights are 32 wide.
+    let cfg = std::fs::read_to_string(run_dir.join("config.toml")).unwrap();
+    std::fs::write(run_dir.join("config.toml"), cfg.replace("d_model = 32", "d_model = 64")).unwrap();
+    let (code, _, err) = run(&["translate", "--run", run_dir.to_str().unwrap(), "I am here."]);
+    assert_ne!(code, 0);
+    assert!(err.contains("model.bpk") && err.contains("does not fit"), "{err}");
+    // Another vocabulary.
+    std::fs::write(run_dir.join("config.toml"), &cfg).unwrap();
+    std::fs::write(run_dir.join("vocab.tgt.json"), r#"{"tokens": ["<pad>", "<unk>", "<bos>", "<eos>", "x"]}"#).unwrap();
+    let (code, _, err) = run(&["translate", "--run", run_dir.to_str().unwrap(), "I am here."]);
+    assert_ne!(code, 0);
+    assert!(err.contains("does not fit"), "{err}");
+}
