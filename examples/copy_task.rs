@@ -8,7 +8,6 @@
 
 use attend::burn::module::Module;
 use attend::burn::optim::{AdamConfig, GradientsParams};
-use attend::burn::prelude::*;
 use attend::data::{BatchBy, Batcher, Example, Padded, Seq2SeqBatch, BOS, EOS};
 use attend::model::{greedy, TransformerConfig};
 use attend::train::seq2seq;

@@ -1,7 +1,7 @@
 //! The same model with the same weights gives the same outputs and gradients
 //! on the CPU (ndarray) and on wgpu. Runs when built with `--features wgpu`;
 //! CI runs it on Mesa's software Vulkan driver (lavapipe). Tolerance: 1e-4
-//! absolute on logits, 1e-4 relative to each gradient's largest entry.
+//! absolute on logits; on gradients |cpu − wgpu| ≤ 1e-5 + 1e-3 · (largest |entry| of that gradient).
 #![cfg(all(feature = "wgpu", feature = "ndarray"))]
 
 use attend::burn::module::{Module, ModuleVisitor, Param, ParamId};
@@ -69,9 +69,9 @@ fn cpu_and_wgpu_agree_on_outputs_and_gradients() {
         if a.is_empty() {
             continue;
         }
-        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs())).max(1e-6);
+        let scale = a.iter().fold(0f32, |m, x| m.max(x.abs()));
         let diff = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        assert!(diff / scale < 1e-4, "gradient of {id:?} differs by {diff} (scale {scale})");
+        assert!(diff <= 1e-5 + 1e-3 * scale, "gradient of {id:?} differs by {diff} (scale {scale})");
         compared += 1;
     }
     assert!(compared > 20, "compared {compared} gradients");

@@ -78,7 +78,7 @@ impl Default for ModelSection {
     fn default() -> Self {
         Self {
             arch: "transformer".into(),
-            d_model: 256,
+            d_model: 128,
             n_heads: 4,
             d_ff: 512,
             encoder_layers: 2,
@@ -137,7 +137,7 @@ impl Default for DataSection {
             valid_tgt: None,
             tokenizer: TokenizerKind::Word,
             lowercase: false,
-            min_freq: 1,
+            min_freq: 2,
             max_vocab: 0,
             batch_by: BatchBy::Sentences,
             batch_size: 64,
@@ -192,7 +192,7 @@ impl Default for TrainSection {
     fn default() -> Self {
         Self {
             seed: 42,
-            epochs: 10,
+            epochs: 12,
             max_steps: 0,
             schedule: ScheduleKind::Noam,
             lr: 1.0,
