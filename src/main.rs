@@ -245,11 +245,11 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
     })
     .context("installing the Ctrl-C handler")?;
     println!(
-        "{} run {} on {} ({})",
+        "{} run {} on {device:?} (--device {}; compiled: {})",
         if resume { "resuming" } else { "training" },
         run.display(),
         cfg.train.device,
-        compiled_backends().join("+")
+        compiled_backends().join(", ")
     );
     let report = attend::train::train(&cfg, &run, resume, &device, interrupt, a.quiet)
         .with_context(|| format!("training run {}", run.display()))?;
@@ -258,9 +258,13 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
         report.params, report.train_pairs, report.dropped_pairs, report.state.step, report.state.elapsed_secs
     );
     if let Some(e) = &report.last_eval {
+        let score = match cfg.task {
+            Task::Copy => format!("exact match {:.3}", e.exact_match),
+            Task::Translate => format!("BLEU {:.2}  exact match {:.3}", e.bleu, e.exact_match),
+        };
         println!(
-            "validation: loss {:.4}  perplexity {:.2}  token accuracy {:.3}  BLEU {:.2}  exact match {:.3}",
-            e.loss, e.perplexity, e.token_accuracy, e.bleu, e.exact_match
+            "validation: loss {:.4}  perplexity {:.2}  token accuracy {:.3}  {score}",
+            e.loss, e.perplexity, e.token_accuracy
         );
     }
     if let Some(best) = report.state.best_score {
@@ -272,7 +276,8 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
     }
     match report.outcome {
         Outcome::Finished => {
-            println!("translate with: attend translate --run {} \"I am a manager.\"", run.display());
+            let example = if cfg.task == Task::Copy { "abcabc" } else { "I am a manager." };
+            println!("translate with: attend translate --run {} \"{example}\"", run.display());
             Ok(ExitCode::SUCCESS)
         }
         Outcome::Interrupted => {

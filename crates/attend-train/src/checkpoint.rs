@@ -73,24 +73,20 @@ pub fn load_model_bytes<M: Module>(model: M, bytes: Vec<u8>, origin: &Path) -> R
     })
 }
 
-/// Writes a checkpoint directory atomically (temporary directory, then rename).
-pub fn save<M: Module>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> Result<()> {
+/// Writes `files` (name, bytes) as the directory `dir`, atomically: they go
+/// into a hidden temporary directory that then replaces `dir`.
+pub fn write_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
     let parent = dir.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(|e| TrainError::io(parent, e))?;
     let name = dir.file_name().map(|n| n.to_string_lossy().to_string()).unwrap_or_default();
     let tmp = parent.join(format!(".tmp-{name}"));
     if tmp.exists() {
         std::fs::remove_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     }
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-    let write = |file: &str, bytes: &[u8]| -> Result<()> {
+    for (file, bytes) in files {
         let p = tmp.join(file);
-        std::fs::write(&p, bytes).map_err(|e| TrainError::io(&p, e))
-    };
-    write("model.bpk", &model_bytes(model)?)?;
-    let optim_bytes = optim.to_record().into_bytes().map_err(|e| ckpt_err(dir, format!("{e:?}")))?;
-    write("optim.bpk", &optim_bytes)?;
-    write("state.json", serde_json::to_string_pretty(state).map_err(|e| ckpt_err(dir, e))?.as_bytes())?;
+        std::fs::write(&p, bytes).map_err(|e| TrainError::io(&p, e))?;
+    }
     // Replace an existing directory of the same name: move it aside, move the new one in.
     let old = parent.join(format!(".old-{name}"));
     if dir.exists() {
@@ -100,6 +96,24 @@ pub fn save<M: Module>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &T
     std::fs::rename(&tmp, dir).map_err(|e| TrainError::io(dir, e))?;
     let _ = std::fs::remove_dir_all(&old);
     Ok(())
+}
+
+fn state_json(state: &TrainState, dir: &Path) -> Result<Vec<u8>> {
+    Ok(serde_json::to_string_pretty(state).map_err(|e| ckpt_err(dir, e))?.into_bytes())
+}
+
+/// Writes a checkpoint (model, optimizer, state) atomically.
+pub fn save<M: Module>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> Result<()> {
+    let optim_bytes = optim.to_record().into_bytes().map_err(|e| ckpt_err(dir, format!("{e:?}")))?;
+    write_dir(
+        dir,
+        &[("model.bpk", model_bytes(model)?), ("optim.bpk", optim_bytes.to_vec()), ("state.json", state_json(state, dir)?)],
+    )
+}
+
+/// Writes the weights and state of the best model so far (no optimizer state).
+pub fn save_weights<M: Module>(dir: &Path, model: &M, state: &TrainState) -> Result<()> {
+    write_dir(dir, &[("model.bpk", model_bytes(model)?), ("state.json", state_json(state, dir)?)])
 }
 
 /// Loads a checkpoint into `model` and `optim`.

@@ -131,23 +131,7 @@ impl Loop<'_> {
     }
 
     fn save_best(&self, model: &Transformer, state: &TrainState) -> Result<()> {
-        let dir = self.run.join(RunFiles::BEST);
-        let tmp = self.run.join(".tmp-best");
-        let _ = std::fs::remove_dir_all(&tmp);
-        std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
-        let model_path = tmp.join("model.bpk");
-        std::fs::write(&model_path, checkpoint::model_bytes(model)?).map_err(|e| TrainError::io(&model_path, e))?;
-        let state_path = tmp.join("state.json");
-        let json = serde_json::to_string_pretty(state).map_err(|e| TrainError::Invalid(e.to_string()))?;
-        std::fs::write(&state_path, json).map_err(|e| TrainError::io(&state_path, e))?;
-        let old = self.run.join(".old-best");
-        let _ = std::fs::remove_dir_all(&old);
-        if dir.exists() {
-            std::fs::rename(&dir, &old).map_err(|e| TrainError::io(&dir, e))?;
-        }
-        std::fs::rename(&tmp, &dir).map_err(|e| TrainError::io(&dir, e))?;
-        let _ = std::fs::remove_dir_all(&old);
-        Ok(())
+        checkpoint::save_weights(&self.run.join(RunFiles::BEST), model, state)
     }
 }
 
