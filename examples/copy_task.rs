@@ -52,12 +52,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .init(&train_device)?;
     println!("model: {} parameters on {spec}", model.num_params());
 
-    let train = random_examples(8000, 1);
+    let train = random_examples(16000, 1);
     let held_out = random_examples(200, 2);
     let batcher = Batcher { size: 64, by: BatchBy::Sentences, bucket: true, seed: 0 };
     let mut optim = AdamConfig::new().with_beta_2(0.98).with_epsilon(1e-9).init();
     let mut step = 0;
-    for epoch in 0..3 {
+    for epoch in 0..5 {
         for indices in batcher.epoch_batches(&train, epoch) {
             let batch = Seq2SeqBatch::new(&train, &indices);
             let logits = seq2seq::logits(&model, &batch, &train_device)?; // [batch, tgt_len, vocab]
@@ -66,7 +66,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             step += 1;
             let lr = 1e-3 * (step as f64 / 100.0).min(1.0); // linear warm-up
             model = optim.step(lr, model, grads);
-            if step % 50 == 0 {
+            if step % 250 == 0 {
                 println!("epoch {epoch} step {step} loss {:.4}", loss.into_scalar::<f32>());
             }
         }
