@@ -9,7 +9,7 @@
 use attend::burn::module::Module;
 use attend::burn::optim::{AdamConfig, GradientsParams};
 use attend::data::{BatchBy, Batcher, Example, Padded, Seq2SeqBatch, BOS, EOS};
-use attend::model::{greedy, TransformerConfig};
+use attend::model::{greedy, Seq2SeqModel, TransformerConfig};
 use attend::train::seq2seq;
 
 fn random_examples(n: usize, seed: u64) -> Vec<Example> {
@@ -41,7 +41,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     train_device.seed(0);
 
     let vocab = 14;
-    let mut model = TransformerConfig::new(vocab, vocab)
+    let mut model = Seq2SeqModel::Transformer(TransformerConfig::new(vocab, vocab)
         .with_d_model(64)
         .with_n_heads(4)
         .with_d_ff(128)
@@ -49,7 +49,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .with_decoder_layers(2)
         .with_dropout(0.0)
         .with_max_len(32)
-        .init(&train_device)?;
+        .init(&train_device)?);
     println!("model: {} parameters on {spec}", model.num_params());
 
     let train = random_examples(16000, 1);

@@ -55,6 +55,7 @@ fn gpu_kind(rest: Option<&str>, spec: &str) -> Result<DeviceKind, String> {
 /// The Burn device for `spec` (see the module docs).
 pub fn parse_device(spec: &str) -> Result<Device, String> {
     let spec = spec.trim().to_ascii_lowercase();
+    #[cfg_attr(not(feature = "wgpu"), allow(unused_variables))]
     let (backend, rest) = match spec.split_once(':') {
         Some((b, r)) => (b.to_string(), Some(r)),
         None => (spec.clone(), None),

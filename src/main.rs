@@ -9,6 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use attend::device::{compiled_backends, parse_device};
 use attend::train::config::{copy_task_overrides, parse_value, RunConfig, Task};
+use attend::model::AttentionPick;
 use attend::train::{LoadedRun, Outcome};
 use clap::{Args, Parser, Subcommand};
 
@@ -84,6 +85,16 @@ struct TranslateArgs {
     /// Device to run on (default: the run's own, else auto).
     #[arg(long, value_name = "DEVICE")]
     device: Option<String>,
+    /// Draw the cross-attention of each translation as a PNG heatmap (source across,
+    /// target down); with several sentences, FILE-1.png, FILE-2.png, ….
+    #[arg(long, value_name = "FILE.png")]
+    attention: Option<PathBuf>,
+    /// Transformer: the decoder layer (0-based) to draw; default: the mean of all layers and heads.
+    #[arg(long, value_name = "N", requires = "attention")]
+    layer: Option<usize>,
+    /// Transformer: the head (0-based) of --layer to draw; default: the mean of its heads.
+    #[arg(long, value_name = "N", requires = "layer")]
+    head: Option<usize>,
 }
 
 #[derive(Args)]
@@ -304,9 +315,47 @@ fn cmd_translate(a: TranslateArgs) -> Result<ExitCode> {
     } else {
         a.text.clone()
     };
-    let (out, _) = run.translate(&sentences, None)?;
-    for line in out {
+    let m = &run.config.model;
+    if let Some(layer) = a.layer {
+        if m.arch != "transformer" {
+            bail!("--layer: only the Transformer has several attention layers; this run is {}", m.arch);
+        }
+        if layer >= m.decoder_layers {
+            bail!("--layer {layer}: the model has {} decoder layers (counted from 0)", m.decoder_layers);
+        }
+    }
+    if let Some(head) = a.head {
+        if head >= m.n_heads {
+            bail!("--head {head}: the model has {} heads (counted from 0)", m.n_heads);
+        }
+    }
+    let pick = a.attention.as_ref().map(|_| match a.layer {
+        Some(layer) => AttentionPick::LayerHead { layer, head: a.head },
+        None => AttentionPick::Mean,
+    });
+    let (out, decoded) = run.translate(&sentences, pick)?;
+    for line in &out {
         println!("{line}");
+    }
+    if let Some(path) = &a.attention {
+        let Some(weights) = decoded.attention else {
+            bail!("--attention: this model ({}) has no attention to draw", run.config.model.arch);
+        };
+        for (i, sentence) in sentences.iter().enumerate() {
+            let file = if sentences.len() == 1 {
+                path.clone()
+            } else {
+                let stem = path.file_stem().map(|s| s.to_string_lossy().to_string()).unwrap_or_default();
+                path.with_file_name(format!("{stem}-{}.png", i + 1))
+            };
+            let (Some(rows), Some(ids)) = (weights.get(i), decoded.ids.get(i)) else { continue };
+            let source = run.source_tokens(sentence);
+            let mut target: Vec<String> = run.tgt_vocab.decode(ids);
+            target.truncate(rows.len());
+            let title = format!("{} → {}", sentence, out[i]);
+            attend::train::plot::attention_heatmap(&file, &source, &target, rows, &title)?;
+            eprintln!("attention written to {}", file.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

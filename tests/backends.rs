@@ -9,7 +9,7 @@ use attend::burn::optim::GradientsParams;
 use attend::burn::prelude::*;
 use attend::data::{Example, Seq2SeqBatch};
 use attend::device::parse_device;
-use attend::model::{Transformer, TransformerConfig};
+use attend::model::{Seq2SeqConfig, Seq2SeqModel, TransformerConfig};
 use attend::train::{checkpoint, seq2seq};
 
 struct Ids(Vec<(ParamId, usize)>);
@@ -28,7 +28,7 @@ fn grad(g: &GradientsParams, id: ParamId, rank: usize) -> Vec<f32> {
     .unwrap_or_default()
 }
 
-fn run(model: &Transformer, batch: &Seq2SeqBatch, device: &Device) -> (Vec<f32>, GradientsParams) {
+fn run(model: &Seq2SeqModel, batch: &Seq2SeqBatch, device: &Device) -> (Vec<f32>, GradientsParams) {
     let logits = seq2seq::logits(model, batch, device).unwrap();
     let values = logits.clone().try_into_vec_as::<f32>().unwrap();
     let loss = seq2seq::smoothed_loss(logits, &batch.tgt_out, 0.1, device);
@@ -40,14 +40,14 @@ fn cpu_and_wgpu_agree_on_outputs_and_gradients() {
     let cpu = parse_device("cpu").unwrap().autodiff();
     let gpu = parse_device("wgpu").unwrap().autodiff();
     cpu.seed(11);
-    let cfg = TransformerConfig::new(17, 19)
+    let cfg = Seq2SeqConfig::Transformer(TransformerConfig::new(17, 19)
         .with_d_model(16)
         .with_n_heads(2)
         .with_d_ff(32)
         .with_encoder_layers(1)
         .with_decoder_layers(1)
         .with_dropout(0.0)
-        .with_max_len(16);
+        .with_max_len(16));
     let model_cpu = cfg.init(&cpu).unwrap();
     let bytes = checkpoint::model_bytes(&model_cpu).unwrap();
     let model_gpu = checkpoint::load_model_bytes(cfg.init(&gpu).unwrap(), bytes, std::path::Path::new("memory")).unwrap();

@@ -40,6 +40,26 @@ fn default_run_translate_and_eval() {
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("BLEU "), "{out}");
     assert!(out.contains("525 sentences"), "{out}");
+
+    // Attention heatmaps: mean of all layers, one layer and head; bad indices are errors.
+    let png = dir.join("attn.png");
+    let (code, _, err) = run(&["translate", "--run", r, "--attention", png.to_str().unwrap(), "I am a manager."]);
+    assert_eq!(code, 0, "{err}");
+    assert_png(&png);
+    let (code, _, err) = run(&[
+        "translate", "--run", r, "--attention", png.to_str().unwrap(), "--layer", "0", "--head", "1", "I am cold.", "We are late.",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_png(&dir.join("attn-1.png"));
+    assert_png(&dir.join("attn-2.png"));
+    let (code, _, err) = run(&["translate", "--run", r, "--attention", png.to_str().unwrap(), "--layer", "5", "Hi."]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--layer 5"), "{err}");
+}
+
+fn assert_png(path: &std::path::Path) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert!(bytes.len() > 1000 && bytes.starts_with(b"\x89PNG"), "{} is not a PNG", path.display());
 }
 
 #[test]
@@ -212,4 +232,42 @@ fn incompatible_checkpoint_is_an_error_naming_it() {
     let (code, _, err) = run(&["translate", "--run", run_dir.to_str().unwrap(), "I am here."]);
     assert_ne!(code, 0);
     assert!(err.contains("does not fit"), "{err}");
+}
+
+#[test]
+fn every_architecture_trains_translates_and_evaluates() {
+    let dir = tmp_dir("cli-archs");
+    for (arch, extra) in [
+        ("rnn", &[][..]),
+        ("lstm", &[][..]),
+        ("gru-attention", &["--set", "model.bidirectional=true"][..]),
+        ("lstm-attention", &["--set", "model.attention_score=general", "--set", "model.encoder_layers=2"][..]),
+        ("rnn-attention", &["--set", "model.attention_score=dot"][..]),
+    ] {
+        let run_dir = dir.join(arch);
+        let set = format!("model.arch={arch}");
+        let mut args = vec!["--set", set.as_str(), "--set", "train.max_steps=3"];
+        args.extend_from_slice(extra);
+        let (code, out, err) = train_small(&run_dir, &args);
+        assert_eq!(code, 0, "{arch}: {out}\n{err}");
+        let r = run_dir.to_str().unwrap();
+        let (code, out, err) = run(&["translate", "--run", r, "I am a manager."]);
+        assert_eq!(code, 0, "{arch}: {err}");
+        assert_eq!(out.lines().count(), 1);
+        let (code, out, err) = run(&["eval", "--run", r, "--tsv", VALID]);
+        assert_eq!(code, 0, "{arch}: {err}");
+        assert!(out.starts_with("BLEU "), "{out}");
+        let png = dir.join(format!("{arch}.png"));
+        let (code, _, err) = run(&["translate", "--run", r, "--attention", png.to_str().unwrap(), "I am here."]);
+        if arch.ends_with("attention") {
+            assert_eq!(code, 0, "{arch}: {err}");
+            assert_png(&png);
+        } else {
+            assert_ne!(code, 0);
+            assert!(err.contains("no attention"), "{err}");
+        }
+    }
+    let (code, _, err) = train_small(&dir.join("bad"), &["--set", "model.arch=lstm-attention", "--set", "model.bidirectional=true", "--set", "model.attention_score=dot"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("dot attention"), "{err}");
 }

@@ -3,9 +3,8 @@
 
 use burn::prelude::*;
 
-use crate::decoder::DecoderContext;
 use crate::error::ModelError;
-use crate::transformer::Transformer;
+use crate::seq2seq::Seq2SeqModel;
 
 /// A decoded batch: token ids (without `<bos>`, up to and excluding `<eos>`)
 /// and, per sentence, the mean over layers and heads of the cross-attention
@@ -25,7 +24,7 @@ pub enum AttentionPick {
 
 /// Greedy decoding of source ids `src` `[batch, s_src]` (padding marked in `src_pad`).
 pub fn greedy(
-    model: &Transformer,
+    model: &Seq2SeqModel,
     src: Tensor<2, Int>,
     src_pad: Option<Tensor<2, Bool>>,
     bos: u32,
@@ -35,15 +34,14 @@ pub fn greedy(
 ) -> Result<Decoded, ModelError> {
     let device = src.device();
     let batch = src.dims()[0];
-    let memory = model.encode(src, src_pad.clone())?;
-    let ctx = DecoderContext { memory, memory_pad: src_pad, target_pad: None };
-    let max_len = max_len.min(model.max_len);
+    let memory = model.encode(src, src_pad)?;
+    let max_len = max_len.min(model.max_len());
     let mut out: Vec<Vec<u32>> = vec![Vec::new(); batch];
     let mut done = vec![false; batch];
     let mut ys = Tensor::<2, Int>::from_data(TensorData::new(vec![bos as i64; batch], [batch, 1]), &device);
     let mut last_weights = None;
     for step in 0..max_len.saturating_sub(1) {
-        let (logits, weights) = model.decode(ys.clone(), &ctx)?; // [batch, t, vocab]
+        let (logits, weights) = model.decode(ys.clone(), None, &memory)?; // [batch, t, vocab]
         let [_, t, vocab] = logits.dims();
         let next = logits.slice([0..batch, t - 1..t, 0..vocab]).argmax(2).reshape([batch, 1]); // [batch, 1]
         let host: Vec<i64> = next.try_to_vec_as::<i64>().unwrap_or_default();
@@ -63,7 +61,7 @@ pub fn greedy(
         }
     }
     let attention = match (attention, last_weights) {
-        (Some(pick), Some(weights)) => Some(collect_attention(&weights, pick, &out)),
+        (Some(pick), Some(weights)) if !weights.is_empty() => Some(collect_attention(&weights, pick, &out)),
         _ => None,
     };
     Ok(Decoded { ids: out, attention })

@@ -9,6 +9,8 @@ pub enum ModelError {
     SharedVocabMismatch { src: usize, tgt: usize },
     #[error("{name} must be positive")]
     Zero { name: &'static str },
+    #[error("{0}")]
+    Invalid(String),
     #[error("sequence of {len} tokens is longer than max_len {max_len}")]
     TooLong { len: usize, max_len: usize },
 }

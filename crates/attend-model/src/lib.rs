@@ -1,11 +1,13 @@
 //! attend's layers and models, one concept per file in the order a reader
 //! learns them: token embedding, positional encoding, scaled dot-product
 //! attention, multi-head attention, feed-forward, encoder, decoder, the
-//! encoder–decoder Transformer, and decoding.
+//! encoder–decoder Transformer, and decoding; and the recurrent road to it:
+//! the RNN, LSTM and GRU cells and recurrent layers.
 //!
 //! Everything is backend-agnostic: Burn picks the backend from the `Device`
 //! the model is built on.
 
+pub mod additive_attention;
 pub mod attention;
 pub mod decode;
 pub mod decoder;
@@ -13,8 +15,14 @@ pub mod embedding;
 pub mod encoder;
 pub mod error;
 pub mod feed_forward;
+pub mod gru;
+pub mod lstm;
 pub mod multi_head;
 pub mod positional;
+pub mod recurrent;
+pub mod recurrent_seq2seq;
+pub mod rnn;
+pub mod seq2seq;
 pub mod transformer;
 
 pub use decode::{greedy, AttentionPick, Decoded};
@@ -23,4 +31,8 @@ pub use encoder::{Encoder, EncoderConfig, EncoderLayer};
 pub use error::ModelError;
 pub use feed_forward::Activation;
 pub use positional::PositionalKind;
+pub use additive_attention::Score;
+pub use recurrent_seq2seq::{RecurrentSeq2Seq, RecurrentSeq2SeqConfig};
+pub use seq2seq::{Memory, Seq2SeqConfig, Seq2SeqModel};
+pub use recurrent::{Cell, CellKind, Recurrent, RecurrentConfig, RecurrentState};
 pub use transformer::{Transformer, TransformerConfig};

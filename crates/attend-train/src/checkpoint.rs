@@ -69,7 +69,13 @@ pub fn load_model_bytes<M: Module>(model: M, bytes: Vec<u8>, origin: &Path) -> R
     let path = origin;
     let record = ModuleRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| ckpt_err(path, format!("{e:?}")))?;
     model.try_load_record(record).map_err(|e| {
-        ckpt_err(path, format!("does not fit this model (architecture or vocabulary differs): {e:?}"))
+        let detail = format!("{e:?}");
+        let detail = if detail.chars().count() > 240 {
+            format!("{}…", detail.chars().take(240).collect::<String>())
+        } else {
+            detail
+        };
+        ckpt_err(path, format!("does not fit this model (architecture or vocabulary differs): {detail}"))
     })
 }
 

@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use attend_data::{BatchBy, TokenizerKind};
-use attend_model::{Activation, PositionalKind};
+use attend_model::{Activation, PositionalKind, Score};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Result, TrainError};
@@ -38,9 +38,10 @@ pub struct RunConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSection {
-    /// Architecture; `transformer` is the one implemented so far.
+    /// Architecture: `transformer`, `rnn`, `lstm`, `gru` (encoder–decoder without
+    /// attention) or `rnn-attention`, `lstm-attention`, `gru-attention`.
     pub arch: String,
-    /// Model width.
+    /// Model width (for recurrent models: embedding and hidden width).
     pub d_model: usize,
     /// Attention heads.
     pub n_heads: usize,
@@ -64,6 +65,10 @@ pub struct ModelSection {
     pub share_embeddings: bool,
     /// Tie the output projection to the target embedding.
     pub tie_output: bool,
+    /// Recurrent models: read the source in both directions.
+    pub bidirectional: bool,
+    /// Recurrent models with attention: `additive` (Bahdanau), `dot` or `general` (Luong).
+    pub attention_score: Score,
 }
 
 /// LayerNorm placement.
@@ -90,6 +95,8 @@ impl Default for ModelSection {
             max_len: 64,
             share_embeddings: false,
             tie_output: true,
+            bidirectional: false,
+            attention_score: Score::Additive,
         }
     }
 }

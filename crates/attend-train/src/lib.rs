@@ -8,6 +8,7 @@ pub mod clip;
 pub mod config;
 pub mod error;
 pub mod metrics;
+pub mod plot;
 pub mod prepare;
 pub mod run;
 pub mod schedule;

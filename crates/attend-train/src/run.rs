@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use attend_data::{Tokenizer, Vocab};
-use attend_model::{AttentionPick, Decoded, Transformer};
+use attend_model::{AttentionPick, Decoded, Seq2SeqModel};
 use burn::prelude::*;
 
 use crate::bleu::{corpus_bleu, Bleu};
@@ -21,7 +21,7 @@ pub struct LoadedRun {
     pub tokenizer: Box<dyn Tokenizer + Send + Sync>,
     pub src_vocab: Vocab,
     pub tgt_vocab: Vocab,
-    pub model: Transformer,
+    pub model: Seq2SeqModel,
     pub device: Device,
 }
 

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use attend_data::{Example, Padded, Seq2SeqBatch, Tokenizer, Vocab, BOS, EOS, PAD};
-use attend_model::{greedy, AttentionPick, Decoded, Transformer};
+use attend_model::{greedy, AttentionPick, Decoded, Seq2SeqModel};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -26,7 +26,7 @@ pub fn pad_mask(p: &Padded, device: &Device) -> Tensor<2, Bool> {
 }
 
 /// Teacher-forced logits `[batch, s_tgt, vocab]` of a batch.
-pub fn logits(model: &Transformer, batch: &Seq2SeqBatch, device: &Device) -> Result<Tensor<3>> {
+pub fn logits(model: &Seq2SeqModel, batch: &Seq2SeqBatch, device: &Device) -> Result<Tensor<3>> {
     Ok(model.forward(
         ids(&batch.src, device),
         Some(pad_mask(&batch.src, device)),
@@ -63,7 +63,7 @@ pub fn nll_and_correct(logits: Tensor<3>, targets: &Padded, device: &Device) -> 
 
 /// Decodes `sources` (token ids ending in `<eos>`) greedily in batches of `batch_size`.
 pub fn translate_ids(
-    model: &Transformer,
+    model: &Seq2SeqModel,
     sources: &[Vec<u32>],
     batch_size: usize,
     max_len: usize,
@@ -79,13 +79,17 @@ pub fn translate_ids(
             acc.extend(a);
         }
     }
+    // A model without attention (e.g. a plain LSTM encoder-decoder) has none to return.
+    if all.attention.as_ref().is_some_and(|a| a.len() != all.ids.len()) {
+        all.attention = None;
+    }
     Ok(all)
 }
 
 /// Tokenises, encodes, translates and detokenises sentences.
 #[allow(clippy::too_many_arguments)]
 pub fn translate_text(
-    model: &Transformer,
+    model: &Seq2SeqModel,
     tokenizer: &dyn Tokenizer,
     src_vocab: &Vocab,
     tgt_vocab: &Vocab,
@@ -98,8 +102,8 @@ pub fn translate_text(
         .iter()
         .map(|s| {
             let mut ids = src_vocab.encode(&tokenizer.tokenize(s), false, true);
-            if ids.len() > model.max_len {
-                ids.truncate(model.max_len - 1);
+            if ids.len() > model.max_len() {
+                ids.truncate(model.max_len() - 1);
                 ids.push(EOS);
             }
             ids
@@ -131,7 +135,7 @@ pub fn group_references(sources: &[String], references: &[String]) -> (Vec<Strin
 /// and exact match of greedy translations of up to `bleu_sentences` distinct sources.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
-    model: &Transformer,
+    model: &Seq2SeqModel,
     valid: &[Example],
     valid_src: &[String],
     valid_ref: &[String],

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use attend_data::{Batcher, Seq2SeqBatch};
-use attend_model::{Transformer, TransformerConfig};
+use attend_model::{RecurrentSeq2SeqConfig, Seq2SeqConfig, Seq2SeqModel, TransformerConfig, CellKind};
 use burn::module::Module;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -25,14 +25,38 @@ use crate::schedule::Schedule;
 use crate::seq2seq;
 
 /// Builds the model config of a run from its resolved config and vocabularies.
-pub fn model_config(cfg: &RunConfig, src_vocab: usize, tgt_vocab: usize) -> Result<TransformerConfig> {
+pub fn model_config(cfg: &RunConfig, src_vocab: usize, tgt_vocab: usize) -> Result<Seq2SeqConfig> {
     let m = &cfg.model;
-    if m.arch != "transformer" {
-        return Err(TrainError::Config(format!(
-            "model.arch = {:?}: only \"transformer\" is implemented in this version",
-            m.arch
-        )));
-    }
+    let (cell, attention) = match m.arch.as_str() {
+        "transformer" => return transformer_config(cfg, src_vocab, tgt_vocab).map(Seq2SeqConfig::Transformer),
+        "rnn" => (CellKind::Rnn, false),
+        "lstm" => (CellKind::Lstm, false),
+        "gru" => (CellKind::Gru, false),
+        "rnn-attention" => (CellKind::Rnn, true),
+        "lstm-attention" => (CellKind::Lstm, true),
+        "gru-attention" => (CellKind::Gru, true),
+        other => {
+            return Err(TrainError::Config(format!(
+                "model.arch = {other:?}: use transformer, rnn, lstm, gru, rnn-attention, lstm-attention or gru-attention"
+            )))
+        }
+    };
+    Ok(Seq2SeqConfig::Recurrent(
+        RecurrentSeq2SeqConfig::new(src_vocab, tgt_vocab)
+            .with_cell(cell)
+            .with_d_embed(m.d_model)
+            .with_d_hidden(m.d_model)
+            .with_encoder_layers(m.encoder_layers)
+            .with_decoder_layers(m.decoder_layers)
+            .with_dropout(m.dropout)
+            .with_bidirectional(m.bidirectional)
+            .with_attention(attention.then_some(m.attention_score))
+            .with_max_len(m.max_len),
+    ))
+}
+
+fn transformer_config(cfg: &RunConfig, src_vocab: usize, tgt_vocab: usize) -> Result<TransformerConfig> {
+    let m = &cfg.model;
     let c = TransformerConfig::new(src_vocab, tgt_vocab)
         .with_d_model(m.d_model)
         .with_n_heads(m.n_heads)
@@ -105,7 +129,7 @@ struct Loop<'a> {
 }
 
 impl Loop<'_> {
-    fn evaluate(&self, model: &Transformer) -> Result<EvalMetrics> {
+    fn evaluate(&self, model: &Seq2SeqModel) -> Result<EvalMetrics> {
         let valid_model = model.valid();
         let device = self.device.clone().inner();
         seq2seq::evaluate(
@@ -130,7 +154,7 @@ impl Loop<'_> {
         }
     }
 
-    fn save_best(&self, model: &Transformer, state: &TrainState) -> Result<()> {
+    fn save_best(&self, model: &Seq2SeqModel, state: &TrainState) -> Result<()> {
         checkpoint::save_weights(&self.run.join(RunFiles::BEST), model, state)
     }
 }
@@ -140,17 +164,17 @@ impl Loop<'_> {
 /// `interrupt` is polled after every step; when set, a checkpoint is written and
 /// the call returns [`Outcome::Interrupted`].
 pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interrupt: Arc<AtomicBool>, quiet: bool) -> Result<Report> {
-    std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
     let data = prepare(cfg, resume.then_some(run))?;
-    if !resume {
-        cfg.save(&run.join(RunFiles::CONFIG))?;
-        data.src_vocab.save(&run.join("vocab.src.json"))?;
-        data.tgt_vocab.save(&run.join("vocab.tgt.json"))?;
-    }
     let model_cfg = model_config(cfg, data.src_vocab.len(), data.tgt_vocab.len())?;
     let device = device.clone().autodiff();
     device.seed(cfg.train.seed);
     let mut model = model_cfg.init(&device)?;
+    if !resume {
+        std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
+        cfg.save(&run.join(RunFiles::CONFIG))?;
+        data.src_vocab.save(&run.join("vocab.src.json"))?;
+        data.tgt_vocab.save(&run.join("vocab.tgt.json"))?;
+    }
     let mut optim = optimizer(cfg);
     let mut state = TrainState::default();
     if resume {

@@ -1,0 +1,193 @@
+//! Recurrent encoder–decoders, the models the Transformer replaced.
+//!
+//! - Without attention (Sutskever, Vinyals & Le, 2014): the encoder's final
+//!   state is the only thing the decoder learns about the source — the whole
+//!   input squeezed into one vector.
+//! - With attention by alignment (Bahdanau et al., 2014): at each step the
+//!   decoder scores its previous state against every encoder state, reads a
+//!   context vector, and feeds it to the cell and the output layer.
+//!
+//! Cells: RNN, LSTM or GRU; the encoder may be bidirectional.
+
+use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
+use burn::prelude::*;
+use burn::tensor::activation::tanh;
+
+use crate::additive_attention::{AlignmentAttention, AlignmentAttentionConfig, Score};
+use crate::error::ModelError;
+use crate::recurrent::{Cell, CellKind, Recurrent, RecurrentConfig, RecurrentState};
+
+/// Configuration of a [`RecurrentSeq2Seq`].
+#[derive(Config, Debug, PartialEq)]
+pub struct RecurrentSeq2SeqConfig {
+    /// Source vocabulary size.
+    pub src_vocab: usize,
+    /// Target vocabulary size.
+    pub tgt_vocab: usize,
+    /// The recurrent cell.
+    #[config(default = "CellKind::Lstm")]
+    pub cell: CellKind,
+    /// Embedding width.
+    #[config(default = 256)]
+    pub d_embed: usize,
+    /// Hidden width of every layer (per direction in the encoder).
+    #[config(default = 256)]
+    pub d_hidden: usize,
+    /// Encoder layers.
+    #[config(default = 1)]
+    pub encoder_layers: usize,
+    /// Decoder layers.
+    #[config(default = 1)]
+    pub decoder_layers: usize,
+    /// Dropout on embeddings, between layers and before the output layer.
+    #[config(default = 0.1)]
+    pub dropout: f64,
+    /// Read the source in both directions.
+    #[config(default = false)]
+    pub bidirectional: bool,
+    /// Attention score, or `None` for no attention.
+    pub attention: Option<Score>,
+    /// Longest sequence accepted.
+    #[config(default = 256)]
+    pub max_len: usize,
+}
+
+impl RecurrentSeq2SeqConfig {
+    /// Builds the model on `device`.
+    pub fn init(&self, device: &Device) -> Result<RecurrentSeq2Seq, ModelError> {
+        for (name, v) in [("d_embed", self.d_embed), ("d_hidden", self.d_hidden), ("encoder_layers", self.encoder_layers), ("decoder_layers", self.decoder_layers)] {
+            if v == 0 {
+                return Err(ModelError::Zero { name });
+            }
+        }
+        let d_enc = self.d_hidden * if self.bidirectional { 2 } else { 1 };
+        let ctx = if self.attention.is_some() { d_enc } else { 0 };
+        if self.attention == Some(Score::Dot) && d_enc != self.d_hidden {
+            return Err(ModelError::Invalid("dot attention needs equal encoder and decoder widths (no bidirectional encoder)".into()));
+        }
+        let embed = |n| EmbeddingConfig::new(n, self.d_embed).with_initializer(Initializer::Normal { mean: 0.0, std: 0.1 }).init(device);
+        Ok(RecurrentSeq2Seq {
+            src_embed: embed(self.src_vocab),
+            tgt_embed: embed(self.tgt_vocab),
+            encoder: RecurrentConfig::new(self.cell, self.d_embed, self.d_hidden)
+                .with_n_layers(self.encoder_layers)
+                .with_dropout(self.dropout)
+                .with_bidirectional(self.bidirectional)
+                .init(device),
+            bridge: LinearConfig::new(d_enc, self.d_hidden).init(device),
+            decoder: (0..self.decoder_layers)
+                .map(|l| Cell::new(self.cell, if l == 0 { self.d_embed + ctx } else { self.d_hidden }, self.d_hidden, device))
+                .collect(),
+            attention: self.attention.map(|score| {
+                AlignmentAttentionConfig::new(self.d_hidden, d_enc, self.d_hidden).with_score(score).init(device)
+            }),
+            output: LinearConfig::new(self.d_hidden + ctx, self.tgt_vocab).init(device),
+            dropout: DropoutConfig::new(self.dropout).init(),
+            encoder_layers: self.encoder_layers,
+            max_len: self.max_len,
+        })
+    }
+}
+
+/// A recurrent encoder–decoder, with or without attention.
+#[derive(Module, Debug)]
+pub struct RecurrentSeq2Seq {
+    pub src_embed: Embedding,
+    pub tgt_embed: Embedding,
+    pub encoder: Recurrent,
+    /// Maps the encoder's final state to the decoder's initial state.
+    pub bridge: Linear,
+    pub decoder: Vec<Cell>,
+    pub attention: Option<AlignmentAttention>,
+    pub output: Linear,
+    pub dropout: Dropout,
+    pub encoder_layers: usize,
+    pub max_len: usize,
+}
+
+/// What the decoder needs from the encoder.
+#[derive(Debug, Clone)]
+pub struct RecurrentMemory {
+    /// Encoder outputs `[batch, s_src, d_enc]`.
+    pub keys: Tensor<3>,
+    /// Key-side part of the attention scores, computed once.
+    pub prepared: Option<Tensor<3>>,
+    /// `[batch, s_src]`, `true` at padding.
+    pub pad: Option<Tensor<2, Bool>>,
+    /// The decoder's initial state.
+    pub init: RecurrentState,
+}
+
+impl RecurrentSeq2Seq {
+    /// Encodes source ids `[batch, s_src]`.
+    pub fn encode(&self, src: Tensor<2, Int>, pad: Option<Tensor<2, Bool>>) -> Result<RecurrentMemory, ModelError> {
+        let len = src.dims()[1];
+        if len > self.max_len {
+            return Err(ModelError::TooLong { len, max_len: self.max_len });
+        }
+        let x = self.dropout.forward(self.src_embed.forward(src)); // [batch, s_src, d_embed]
+        let (keys, finals) = self.encoder.forward(x, pad.as_ref()); // [batch, s_src, d_enc]
+        // The top layer's final state (both directions concatenated).
+        let top = self.encoder_layers - 1;
+        let mut tops = vec![finals[top].clone()];
+        if finals.len() > self.encoder_layers {
+            tops.push(finals[self.encoder_layers + top].clone());
+        }
+        let h = Tensor::cat(tops.iter().map(|s| s.h.clone()).collect(), 1); // [batch, d_enc]
+        let c = tops[0].c.as_ref().map(|_| Tensor::cat(tops.iter().filter_map(|s| s.c.clone()).collect(), 1));
+        let init = RecurrentState { h: tanh(self.bridge.forward(h)), c: c.map(|c| self.bridge.forward(c)) };
+        let prepared = self.attention.as_ref().map(|a| a.prepare_keys(keys.clone()));
+        Ok(RecurrentMemory { keys, prepared, pad, init })
+    }
+
+    /// Teacher-forced decoding of `tgt_in` `[batch, s_tgt]`: logits `[batch, s_tgt, vocab]`
+    /// and the alignment weights `[batch, 1, s_tgt, s_src]` (one "layer" and "head").
+    pub fn decode(&self, tgt_in: Tensor<2, Int>, memory: &RecurrentMemory) -> Result<(Tensor<3>, Vec<Tensor<4>>), ModelError> {
+        let [batch, s_tgt] = tgt_in.dims();
+        if s_tgt > self.max_len {
+            return Err(ModelError::TooLong { len: s_tgt, max_len: self.max_len });
+        }
+        let emb = self.dropout.forward(self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
+        let d_embed = emb.dims()[2];
+        let mut states: Vec<RecurrentState> = vec![memory.init.clone(); self.decoder.len()];
+        let mut outputs = Vec::with_capacity(s_tgt);
+        let mut alignments = Vec::new();
+        for t in 0..s_tgt {
+            let mut input = emb.clone().slice([0..batch, t..t + 1, 0..d_embed]).reshape([batch, d_embed]);
+            let mut context = None;
+            if let (Some(att), Some(prepared)) = (&self.attention, &memory.prepared) {
+                let top = states.last().map(|s| s.h.clone()).unwrap_or_else(|| memory.init.h.clone());
+                let (ctx, alpha) = att.forward(top, memory.keys.clone(), prepared.clone(), memory.pad.as_ref());
+                input = Tensor::cat(vec![input, ctx.clone()], 1);
+                context = Some(ctx);
+                alignments.push(alpha); // [batch, s_src]
+            }
+            for (l, cell) in self.decoder.iter().enumerate() {
+                let d_in = input.dims()[1];
+                let xs: Vec<Tensor<2>> = cell
+                    .project(input.clone().reshape([batch, 1, d_in]))
+                    .into_iter()
+                    .map(|p| {
+                        let d = p.dims()[2];
+                        p.reshape([batch, d])
+                    })
+                    .collect();
+                states[l] = cell.step(&xs, states[l].clone());
+                input = self.dropout.forward(states[l].h.clone());
+            }
+            let top = states.last().map(|s| s.h.clone()).expect("at least one decoder layer");
+            outputs.push(match context {
+                Some(ctx) => Tensor::cat(vec![top, ctx], 1),
+                None => top,
+            });
+        }
+        let out = self.dropout.forward(Tensor::stack::<3>(outputs, 1)); // [batch, s_tgt, d_out]
+        let logits = self.output.forward(out); // [batch, s_tgt, vocab]
+        let weights = if alignments.is_empty() {
+            Vec::new()
+        } else {
+            vec![Tensor::stack::<3>(alignments, 1).unsqueeze_dim::<4>(1)] // [batch, 1, s_tgt, s_src]
+        };
+        Ok((logits, weights))
+    }
+}
