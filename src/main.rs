@@ -13,6 +13,8 @@ use attend::model::AttentionPick;
 use attend::train::{LoadedRun, Outcome};
 use clap::{Args, Parser, Subcommand};
 
+mod word2vec_cli;
+
 #[derive(Parser)]
 #[command(name = "attend", version, about = "Sequence models from word2vec to the Transformer, on Burn")]
 struct Cli {
@@ -30,6 +32,9 @@ enum Command {
     Eval(EvalArgs),
     /// Print the compiled backends, the device that will be used and the Burn version.
     Info(InfoArgs),
+    /// Word vectors: train word2vec, query analogies and neighbours, evaluate.
+    #[command(subcommand)]
+    Word2vec(word2vec_cli::W2vCommand),
 }
 
 #[derive(Args)]
@@ -73,6 +78,10 @@ struct TrainArgs {
     /// No progress bar and no per-evaluation lines.
     #[arg(long)]
     quiet: bool,
+    /// Word vectors (word2vec text/binary or GloVe) to initialise the embeddings from
+    /// (sets model.init_embeddings; their dimension must equal the embedding width).
+    #[arg(long, value_name = "FILE", conflicts_with = "resume")]
+    init_embeddings: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -130,6 +139,7 @@ fn main() -> ExitCode {
         Command::Translate(a) => cmd_translate(a),
         Command::Eval(a) => cmd_eval(a),
         Command::Info(a) => cmd_info(a),
+        Command::Word2vec(c) => word2vec_cli::run(c),
     };
     match result {
         Ok(code) => code,
@@ -230,6 +240,10 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
                 check_file(t, "--valid-tgt")?;
                 (cfg.data.valid_tsv, cfg.data.valid_src, cfg.data.valid_tgt) = (None, Some(s.clone()), Some(t.clone()));
             }
+            if let Some(v) = &a.init_embeddings {
+                check_file(v, "--init-embeddings")?;
+                cfg.model.init_embeddings = Some(v.clone());
+            }
             let task = match cfg.task {
                 Task::Copy => "copy",
                 Task::Translate => "translate",
@@ -264,6 +278,9 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
     );
     let report = attend::train::train(&cfg, &run, resume, &device, interrupt, a.quiet)
         .with_context(|| format!("training run {}", run.display()))?;
+    for r in &report.init_embeddings {
+        println!("{} embedding: {} of {} tokens initialised from word vectors", r.table, r.found, r.total);
+    }
     println!(
         "{} parameters, {} training pairs ({} longer than model.max_len dropped), {} steps in {:.0}s",
         report.params, report.train_pairs, report.dropped_pairs, report.state.step, report.state.elapsed_secs

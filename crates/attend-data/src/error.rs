@@ -26,6 +26,10 @@ pub enum DataError {
     },
     #[error("{path}: invalid vocabulary file: {reason}")]
     BadVocab { path: PathBuf, reason: String },
+    #[error("{path}:{line}: {reason}")]
+    BadVectorsAt { path: PathBuf, line: usize, reason: String },
+    #[error("{path}: {reason}")]
+    BadVectors { path: PathBuf, reason: String },
     #[error("{0}")]
     Invalid(String),
 }

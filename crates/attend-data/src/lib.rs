@@ -7,10 +7,14 @@ pub mod batch;
 pub mod corpus;
 pub mod error;
 pub mod tokenizer;
+pub mod vectors;
 pub mod vocab;
+pub mod word_corpus;
 
 pub use batch::{BatchBy, Batcher, Example, Padded, Seq2SeqBatch};
 pub use corpus::{read_aligned, read_lines, read_tsv, Pair};
 pub use error::{DataError, Result};
 pub use tokenizer::{CharTokenizer, Tokenizer, TokenizerKind, TokenizerSpec, WordTokenizer};
 pub use vocab::{Vocab, BOS, EOS, PAD, UNK};
+pub use vectors::{VectorFormat, WordVectors};
+pub use word_corpus::{corpus_files, SentenceReader, WordCounts};

@@ -2,7 +2,8 @@
 //! learns them: token embedding, positional encoding, scaled dot-product
 //! attention, multi-head attention, feed-forward, encoder, decoder, the
 //! encoder–decoder Transformer, and decoding; and the recurrent road to it:
-//! the RNN, LSTM and GRU cells and recurrent layers.
+//! the RNN, LSTM and GRU cells and recurrent layers; and before them all,
+//! word2vec's embedding tables.
 //!
 //! Everything is backend-agnostic: Burn picks the backend from the `Device`
 //! the model is built on.
@@ -24,6 +25,7 @@ pub mod recurrent_seq2seq;
 pub mod rnn;
 pub mod seq2seq;
 pub mod transformer;
+pub mod word2vec;
 
 pub use decode::{greedy, AttentionPick, Decoded};
 pub use decoder::{Decoder, DecoderConfig, DecoderContext, DecoderLayer};

@@ -40,6 +40,21 @@ pub enum Memory {
 }
 
 impl Seq2SeqModel {
+    /// The token embedding tables by role: `source`, and `target` unless the
+    /// model shares one table for both (e.g. to load word2vec vectors).
+    pub fn embeddings_mut(&mut self) -> Vec<(&'static str, &mut burn::nn::Embedding)> {
+        match self {
+            Seq2SeqModel::Transformer(m) => {
+                let mut v = vec![("source", &mut m.src_embed.embedding)];
+                if let Some(t) = m.tgt_embed.as_mut() {
+                    v.push(("target", &mut t.embedding));
+                }
+                v
+            }
+            Seq2SeqModel::Recurrent(m) => vec![("source", &mut m.src_embed), ("target", &mut m.tgt_embed)],
+        }
+    }
+
     /// Longest sequence accepted.
     pub fn max_len(&self) -> usize {
         match self {

@@ -69,6 +69,10 @@ pub struct ModelSection {
     pub bidirectional: bool,
     /// Recurrent models with attention: `additive` (Bahdanau), `dot` or `general` (Luong).
     pub attention_score: Score,
+    /// Word vectors (word2vec text or binary, or GloVe) that initialise the rows of
+    /// the source and target embeddings whose words they contain; their dimension
+    /// must equal the embedding width.
+    pub init_embeddings: Option<PathBuf>,
 }
 
 /// LayerNorm placement.
@@ -97,6 +101,7 @@ impl Default for ModelSection {
             tie_output: true,
             bidirectional: false,
             attention_score: Score::Additive,
+            init_embeddings: None,
         }
     }
 }

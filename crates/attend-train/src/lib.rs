@@ -14,6 +14,7 @@ pub mod run;
 pub mod schedule;
 pub mod seq2seq;
 pub mod trainer;
+pub mod word2vec;
 
 pub use config::{RunConfig, Task};
 pub use error::{Result, TrainError};

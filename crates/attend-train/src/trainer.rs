@@ -104,6 +104,8 @@ pub struct Report {
     pub params: usize,
     pub train_pairs: usize,
     pub dropped_pairs: usize,
+    /// Embedding rows taken from `model.init_embeddings`, per table.
+    pub init_embeddings: Vec<crate::word2vec::init::InitReport>,
 }
 
 fn step_seed(seed: u64, step: usize) -> u64 {
@@ -169,6 +171,11 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
     let device = device.clone().autodiff();
     device.seed(cfg.train.seed);
     let mut model = model_cfg.init(&device)?;
+    let mut init_report = Vec::new();
+    if let (false, Some(path)) = (resume, &cfg.model.init_embeddings) {
+        let vectors = attend_data::WordVectors::read(path, None)?;
+        init_report = crate::word2vec::init::init_embeddings(&mut model, &vectors, path, &data.src_vocab, &data.tgt_vocab)?;
+    }
     if !resume {
         std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
         cfg.save(&run.join(RunFiles::CONFIG))?;
@@ -311,6 +318,7 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
         params,
         train_pairs: data.train.len(),
         dropped_pairs: data.dropped,
+        init_embeddings: init_report,
     })
 }
 

@@ -1,0 +1,199 @@
+//! The sampling half of word2vec, shared by the CPU and the tensor engines:
+//! the random generator of Mikolov's C tool, frequent-word subsampling, the
+//! noise distribution for negative sampling (unigram counts to the power 0.75),
+//! the dynamic window, and the clipped sigmoid table.
+
+/// word2vec.c's linear congruential generator: cheap, and deterministic for a seed.
+#[derive(Debug, Clone)]
+pub struct Lcg(u64);
+
+impl Lcg {
+    /// A generator for one job: the seed mixed with the job's number.
+    pub fn new(seed: u64, stream: u64) -> Self {
+        // splitmix64 of (seed, stream) so neighbouring jobs get unrelated sequences
+        let mut z = seed ^ stream.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        Self(z ^ (z >> 31))
+    }
+    /// Next raw value.
+    #[inline]
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_mul(25_214_903_917).wrapping_add(11);
+        self.0
+    }
+    /// Uniform in `0..n`.
+    #[inline]
+    pub fn below(&mut self, n: u64) -> u64 {
+        (self.next() >> 16) % n
+    }
+    /// Uniform in `[0, 1)`.
+    #[inline]
+    pub fn unit(&mut self) -> f32 {
+        ((self.next() >> 16) & 0xFFFF) as f32 / 65536.0
+    }
+}
+
+/// Keep-probabilities of every word under frequent-word subsampling with
+/// threshold `sample` (word2vec.c and gensim's formula:
+/// p = (√(c / (s·N)) + 1) · s·N / c, capped at 1; `sample` 0 keeps all).
+pub fn keep_probabilities(counts: &[u64], sample: f64) -> Vec<f32> {
+    let total: u64 = counts.iter().sum();
+    let threshold = sample * total as f64;
+    counts
+        .iter()
+        .map(|&c| {
+            if sample <= 0.0 {
+                1.0
+            } else {
+                let c = c as f64;
+                (((c / threshold).sqrt() + 1.0) * threshold / c).min(1.0) as f32
+            }
+        })
+        .collect()
+}
+
+/// The noise distribution as a lookup table: word `w` fills a share of the
+/// slots proportional to count(w)^power, so one random index draws a word.
+#[derive(Debug, Clone)]
+pub struct NoiseTable {
+    table: Vec<u32>,
+}
+
+impl NoiseTable {
+    /// Slots in the table (word2vec.c uses 1e8; 2^24 keeps it at 64 MB, and
+    /// a power of two turns the draw into a mask instead of a division).
+    pub const SIZE: usize = 1 << 24;
+
+    /// Builds the table for `counts` raised to `power` (0.75 in the paper).
+    pub fn new(counts: &[u64], power: f64) -> Self {
+        let weights: Vec<f64> = counts.iter().map(|&c| (c as f64).powf(power)).collect();
+        let sum: f64 = weights.iter().sum();
+        let size = Self::SIZE.max(counts.len().next_power_of_two());
+        let mut table = Vec::with_capacity(size);
+        let mut cum = 0.0;
+        for (w, weight) in weights.iter().enumerate() {
+            cum += weight / sum;
+            let end = ((cum * size as f64).round() as usize).min(size);
+            while table.len() < end {
+                table.push(w as u32);
+            }
+        }
+        while table.len() < size {
+            table.push((counts.len() - 1) as u32);
+        }
+        Self { table }
+    }
+
+    /// Draws a noise word.
+    #[inline]
+    pub fn draw(&self, rng: &mut Lcg) -> u32 {
+        self.table[(rng.next() >> 16) as usize & (self.table.len() - 1)]
+    }
+}
+
+/// Largest |score| the sigmoid table covers; beyond it the gradient is
+/// clipped to 0 or ±1 as in word2vec.c.
+pub const MAX_EXP: f32 = 6.0;
+const EXP_TABLE_SIZE: usize = 1000;
+
+/// σ(x) tabulated on [-MAX_EXP, MAX_EXP] (word2vec.c's `expTable`).
+#[derive(Debug, Clone)]
+pub struct SigmoidTable(Vec<f32>);
+
+impl Default for SigmoidTable {
+    fn default() -> Self {
+        Self(
+            (0..EXP_TABLE_SIZE)
+                .map(|i| {
+                    let e = ((i as f32 / EXP_TABLE_SIZE as f32 * 2.0 - 1.0) * MAX_EXP).exp();
+                    e / (e + 1.0)
+                })
+                .collect(),
+        )
+    }
+}
+
+impl SigmoidTable {
+    /// Gradient factor (label − σ(f)) with word2vec.c's clipping.
+    #[inline]
+    pub fn gradient(&self, f: f32, label: f32) -> f32 {
+        if f > MAX_EXP {
+            label - 1.0
+        } else if f < -MAX_EXP {
+            label
+        } else {
+            let i = ((f + MAX_EXP) * (EXP_TABLE_SIZE as f32 / MAX_EXP / 2.0)) as usize;
+            label - self.0[i.min(EXP_TABLE_SIZE - 1)]
+        }
+    }
+}
+
+/// Drops words by subsampling, in place.
+pub fn subsample(sentence: &mut Vec<u32>, keep: &[f32], rng: &mut Lcg) {
+    sentence.retain(|&w| {
+        let p = keep[w as usize];
+        p >= 1.0 || p >= rng.unit()
+    });
+}
+
+/// The context positions of position `i` in a sentence of `len` words under a
+/// window of `window` shrunk by a random `shrink` in `0..window` (so that near
+/// words are seen more often, as in word2vec.c).
+#[inline]
+pub fn window_range(i: usize, len: usize, window: usize, shrink: usize) -> std::ops::Range<usize> {
+    let reach = window - shrink;
+    i.saturating_sub(reach)..(i + reach + 1).min(len)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn noise_follows_the_three_quarter_power() {
+        let counts = [1000u64, 100, 10];
+        let t = NoiseTable::new(&counts, 0.75);
+        let mut rng = Lcg::new(1, 0);
+        let mut hits = [0usize; 3];
+        for _ in 0..200_000 {
+            hits[t.draw(&mut rng) as usize] += 1;
+        }
+        let w: Vec<f64> = counts.iter().map(|&c| (c as f64).powf(0.75)).collect();
+        let sum: f64 = w.iter().sum();
+        for k in 0..3 {
+            let expected = w[k] / sum;
+            let got = hits[k] as f64 / 200_000.0;
+            assert!((got - expected).abs() < 0.01, "word {k}: {got} vs {expected}");
+        }
+    }
+
+    #[test]
+    fn subsampling_keeps_rare_words_and_thins_frequent_ones() {
+        let counts = [1_000_000u64, 10];
+        let keep = keep_probabilities(&counts, 1e-3);
+        assert_eq!(keep[1], 1.0);
+        let t = 1e-3 * 1_000_010.0;
+        let expected = ((1e6 / t).sqrt() + 1.0) * t / 1e6;
+        assert!((keep[0] as f64 - expected).abs() < 1e-6);
+        assert_eq!(keep_probabilities(&counts, 0.0), vec![1.0, 1.0]);
+    }
+
+    #[test]
+    fn sigmoid_table_matches_the_function_and_clips() {
+        let s = SigmoidTable::default();
+        for f in [-5.9f32, -1.0, 0.0, 0.5, 3.0, 5.9] {
+            let exact = 1.0 / (1.0 + (-f).exp());
+            assert!((s.gradient(f, 1.0) - (1.0 - exact)).abs() < 0.01, "{f}");
+        }
+        assert_eq!(s.gradient(7.0, 1.0), 0.0);
+        assert_eq!(s.gradient(-7.0, 0.0), 0.0);
+    }
+
+    #[test]
+    fn window_stays_inside_the_sentence() {
+        assert_eq!(window_range(0, 10, 5, 0), 0..6);
+        assert_eq!(window_range(9, 10, 5, 3), 7..10);
+        assert_eq!(window_range(4, 10, 5, 4), 3..6);
+    }
+}
