@@ -2,13 +2,15 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use attend::data::word_corpus::{corpus_files, write_prepared};
 use attend::data::{VectorFormat, WordVectors};
 use attend::device::parse_device;
 use attend::train::word2vec::eval::{analogies, similarity, Unit};
-use attend::train::word2vec::{train, Architecture, Engine, Word2VecConfig};
+use attend::train::word2vec::{train, Architecture, Engine, TrainOptions, Word2VecConfig};
 use clap::{Args, Subcommand};
 
 #[derive(Subcommand)]
@@ -74,11 +76,14 @@ pub struct W2vTrainArgs {
     #[arg(long, default_value = "cpu")]
     device: String,
     /// Examples per tensor step (non-cpu devices).
-    #[arg(long, default_value_t = 8192)]
+    #[arg(long, default_value_t = 1024)]
     batch: usize,
     /// No progress bar.
     #[arg(long)]
     quiet: bool,
+    /// Continue an interrupted run from OUT.checkpoint (same corpus and settings).
+    #[arg(long)]
+    resume: bool,
 }
 
 #[derive(Args)]
@@ -181,8 +186,41 @@ fn cmd_train(a: W2vTrainArgs) -> Result<ExitCode> {
         Engine::Tensor(parse_device(&a.device).map_err(anyhow::Error::msg).context("--device")?)
     };
     let files = corpus_files(&a.corpus).context("--corpus")?;
-    let trained = train(&cfg, &files, &engine, !a.quiet)?;
+    let ckpt = PathBuf::from(format!("{}.checkpoint", a.out.display()));
+    if a.resume && !ckpt.join("state.json").exists() {
+        bail!("--resume: no checkpoint at {}", ckpt.display());
+    }
+    if !a.resume && ckpt.exists() {
+        bail!("{} holds a checkpoint of an interrupted run: add --resume to continue it, or delete it", ckpt.display());
+    }
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing the jobs in hand and writing a checkpoint (Ctrl-C again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    let opts = TrainOptions {
+        progress: !a.quiet,
+        interrupt: Some(interrupt),
+        checkpoint: Some(ckpt.clone()),
+        resume: a.resume,
+        stop_after_jobs: None,
+    };
+    let trained = train(&cfg, &files, &engine, &opts)?;
+    if !trained.finished {
+        eprintln!(
+            "interrupted after {} words: checkpoint in {}; continue with the same command and --resume",
+            trained.stats.raw_words,
+            ckpt.display()
+        );
+        return Ok(ExitCode::from(130));
+    }
     trained.vectors.write(&a.out, format)?;
+    let _ = std::fs::remove_dir_all(&ckpt);
     let s = &trained.stats;
     let engine_name = match engine {
         Engine::Cpu => format!("cpu, {} thread(s)", cfg.threads),

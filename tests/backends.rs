@@ -76,3 +76,35 @@ fn cpu_and_wgpu_agree_on_outputs_and_gradients() {
     }
     assert!(compared > 20, "compared {compared} gradients");
 }
+
+/// word2vec's tensor engine: the same corpus, seed and settings give the same
+/// vectors on ndarray and on wgpu (the batches are built on the host, so only
+/// floating-point summation order differs).
+#[test]
+fn word2vec_tensor_engine_agrees_on_cpu_and_wgpu() {
+    use attend::train::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
+    let dir = std::env::temp_dir().join(format!("attend-w2v-backends-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut text = String::new();
+    let mut x: u64 = 1;
+    for s in 0..600 {
+        for _ in 0..15 {
+            x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            text.push_str(&format!("{}{} ", ["a", "b"][s % 2], (x >> 33) % 12));
+        }
+        text.push_str("\n\n");
+    }
+    let corpus = dir.join("c.txt");
+    std::fs::write(&corpus, text).unwrap();
+    let cfg = Word2VecConfig::new().with_dim(16).with_window(3).with_min_count(1).with_epochs(1).with_batch(512);
+    let on = |spec: &str| train(&cfg, &[corpus.clone()], &Engine::Tensor(parse_device(spec).unwrap()), &TrainOptions::default()).unwrap();
+    let (cpu, gpu) = (on("cpu"), on("wgpu"));
+    assert_eq!(cpu.vectors.words(), gpu.vectors.words());
+    let diff = cpu.vectors.data().iter().zip(gpu.vectors.data()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
+    let scale = cpu.vectors.data().iter().fold(0f32, |m, x| m.max(x.abs()));
+    assert!(scale > 0.05, "the vectors must have moved from their initial ±1/32");
+    assert!(diff <= 1e-4 + 1e-3 * scale, "vectors differ by {diff} (scale {scale})");
+    let (lc, lg) = (cpu.stats.last_loss.unwrap(), gpu.stats.last_loss.unwrap());
+    assert!((lc - lg).abs() < 1e-3, "loss {lc} vs {lg}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

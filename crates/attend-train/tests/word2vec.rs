@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use attend_data::WordVectors;
 use attend_model::word2vec::{Word2Vec, Word2VecBatch};
 use attend_train::word2vec::eval::Unit;
-use attend_train::word2vec::{train, Architecture, Engine, Word2VecConfig};
+use attend_train::word2vec::{train, Architecture, Engine, TrainOptions, Word2VecConfig};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
@@ -129,16 +129,16 @@ fn config(arch: Architecture) -> Word2VecConfig {
 fn cpu_engine_learns_groups_and_one_thread_is_deterministic() {
     let corpus = grouped_corpus("cpu");
     for arch in [Architecture::SkipGram, Architecture::Cbow] {
-        let a = train(&config(arch), &[corpus.clone()], &Engine::Cpu, false).unwrap();
+        let a = train(&config(arch), &[corpus.clone()], &Engine::Cpu, &TrainOptions::default()).unwrap();
         assert_eq!(a.vectors.len(), 30);
         assert_eq!(a.stats.raw_words, 3 * 48_000);
         let p = purity(&a.vectors);
         assert!(p >= 0.95, "{arch:?}: only {p} of words have a neighbour from their group");
-        let b = train(&config(arch), &[corpus.clone()], &Engine::Cpu, false).unwrap();
+        let b = train(&config(arch), &[corpus.clone()], &Engine::Cpu, &TrainOptions::default()).unwrap();
         assert_eq!(a.vectors.data(), b.vectors.data(), "{arch:?}: one thread, same seed, different vectors");
     }
     // Two threads (Hogwild) still learn.
-    let two = train(&config(Architecture::SkipGram).with_threads(2), &[corpus.clone()], &Engine::Cpu, false).unwrap();
+    let two = train(&config(Architecture::SkipGram).with_threads(2), &[corpus.clone()], &Engine::Cpu, &TrainOptions::default()).unwrap();
     assert!(purity(&two.vectors) >= 0.95);
     std::fs::remove_dir_all(corpus.parent().unwrap()).unwrap();
 }
@@ -147,7 +147,7 @@ fn cpu_engine_learns_groups_and_one_thread_is_deterministic() {
 fn tensor_engine_learns_groups() {
     let corpus = grouped_corpus("tensor");
     for arch in [Architecture::SkipGram, Architecture::Cbow] {
-        let t = train(&config(arch), &[corpus.clone()], &Engine::Tensor(device()), false).unwrap();
+        let t = train(&config(arch), &[corpus.clone()], &Engine::Tensor(device()), &TrainOptions::default()).unwrap();
         let p = purity(&t.vectors);
         assert!(p >= 0.95, "{arch:?}: only {p} of words have a neighbour from their group");
         let loss = t.stats.last_loss.unwrap();
@@ -159,14 +159,48 @@ fn tensor_engine_learns_groups() {
 #[test]
 fn bad_settings_and_tiny_corpora_are_errors() {
     let corpus = grouped_corpus("bad");
-    let err = train(&config(Architecture::SkipGram).with_dim(0), &[corpus.clone()], &Engine::Cpu, false).err().unwrap();
+    let err = train(&config(Architecture::SkipGram).with_dim(0), &[corpus.clone()], &Engine::Cpu, &TrainOptions::default()).err().unwrap();
     assert!(err.to_string().contains("--dim"), "{err}");
-    let err = train(&config(Architecture::SkipGram).with_min_count(1_000_000), &[corpus.clone()], &Engine::Cpu, false)
+    let err = train(&config(Architecture::SkipGram).with_min_count(1_000_000), &[corpus.clone()], &Engine::Cpu, &TrainOptions::default())
         .err()
         .unwrap();
     assert!(err.to_string().contains("--min-count"), "{err}");
     let missing = corpus.with_file_name("missing.txt");
-    let err = train(&config(Architecture::SkipGram), &[missing], &Engine::Cpu, false).err().unwrap();
+    let err = train(&config(Architecture::SkipGram), &[missing], &Engine::Cpu, &TrainOptions::default()).err().unwrap();
     assert!(err.to_string().contains("missing.txt"), "{err}");
     std::fs::remove_dir_all(corpus.parent().unwrap()).unwrap();
+}
+
+/// Stopping after some jobs (as Ctrl-C does) and resuming from the checkpoint
+/// gives exactly the vectors of a run that was never stopped.
+fn resume_is_exact(engine: Engine, name: &str) {
+    let corpus = grouped_corpus(name);
+    let cfg = config(Architecture::SkipGram);
+    let straight = train(&cfg, &[corpus.clone()], &engine, &TrainOptions::default()).unwrap();
+    assert!(straight.finished);
+    let ckpt = corpus.with_file_name("ckpt");
+    let first = TrainOptions { checkpoint: Some(ckpt.clone()), stop_after_jobs: Some(7), ..Default::default() };
+    let stopped = train(&cfg, &[corpus.clone()], &engine, &first).unwrap();
+    assert!(!stopped.finished, "15 jobs in all; stopped after 7 or a few more");
+    assert!(ckpt.join("state.json").exists());
+    assert_ne!(stopped.vectors.data(), straight.vectors.data());
+    let again = TrainOptions { checkpoint: Some(ckpt.clone()), resume: true, ..Default::default() };
+    let resumed = train(&cfg, &[corpus.clone()], &engine, &again).unwrap();
+    assert!(resumed.finished);
+    assert_eq!(stopped.stats.raw_words + resumed.stats.raw_words, 3 * 48_000);
+    assert_eq!(resumed.vectors.data(), straight.vectors.data(), "resumed run differs from the straight one");
+    // Other settings are refused.
+    let err = train(&cfg.clone().with_dim(8), &[corpus.clone()], &engine, &again).err().unwrap().to_string();
+    assert!(err.contains("ckpt") && err.contains("other settings"), "{err}");
+    std::fs::remove_dir_all(corpus.parent().unwrap()).unwrap();
+}
+
+#[test]
+fn cpu_engine_resumes_exactly() {
+    resume_is_exact(Engine::Cpu, "resume-cpu");
+}
+
+#[test]
+fn tensor_engine_resumes_exactly() {
+    resume_is_exact(Engine::Tensor(device()), "resume-tensor");
 }

@@ -11,6 +11,7 @@
 //! - [`Engine::Tensor`]: batches of examples as Burn tensors on any device,
 //!   one closed-form SGD step per batch (see `attend_model::word2vec`).
 
+pub mod checkpoint;
 pub mod eval;
 pub mod init;
 pub mod native;
@@ -20,7 +21,7 @@ pub mod tensor;
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{sync_channel, Receiver};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use attend_data::{SentenceReader, WordCounts, WordVectors};
@@ -95,7 +96,7 @@ pub struct Word2VecConfig {
     #[config(default = 10_000)]
     pub job_words: usize,
     /// Examples per tensor step of the tensor engine.
-    #[config(default = 8192)]
+    #[config(default = 1024)]
     pub batch: usize,
 }
 
@@ -141,11 +142,12 @@ pub struct Word2VecStats {
     pub vocab_s: f64,
     /// Seconds spent training.
     pub train_s: f64,
-    /// corpus_words × epochs.
+    /// Corpus words trained on in this call (corpus_words × epochs for a run
+    /// that was not resumed), before min-count and subsampling.
     pub raw_words: u64,
     /// Words trained on after min-count and subsampling.
     pub effective_words: u64,
-    /// Mean negative-sampling loss per example of the last epoch (tensor engine only).
+    /// Mean negative-sampling loss per example over the last epoch trained (tensor engine only).
     pub last_loss: Option<f64>,
 }
 
@@ -164,6 +166,8 @@ pub struct Trained {
     pub counts: WordCounts,
     /// Measurements.
     pub stats: Word2VecStats,
+    /// False when an interrupt stopped training early (a checkpoint holds the state).
+    pub finished: bool,
 }
 
 /// A slice of the corpus for one worker: sentences of word ids.
@@ -199,51 +203,66 @@ impl Job {
     }
 }
 
-/// Streams `epochs` passes over `files` into jobs sent on a bounded channel.
-fn read_jobs(
+/// Where one epoch's reader starts and what it has sent.
+#[derive(Debug, Clone, Copy)]
+struct EpochStart {
+    epoch: usize,
+    /// Number of the epoch's first job in the whole run.
+    first_job: u64,
+    /// Jobs of this epoch already trained (skipped when resuming).
+    skip: u64,
+}
+
+/// Streams one pass over `files` into jobs sent on a bounded channel; returns
+/// the index within the epoch of the first job not sent, and whether the
+/// whole epoch was sent (false when `stop` was raised).
+fn read_epoch(
     files: &[PathBuf],
     index: &std::collections::HashMap<String, u32>,
     cfg: &Word2VecConfig,
+    corpus_words: u64,
+    start: EpochStart,
     tx: std::sync::mpsc::SyncSender<Job>,
-    stop: &AtomicBool,
-) -> err::Result<()> {
-    let (mut before, mut number) = (0u64, 0u64);
-    let new_job = |before, number| Job { words: Vec::new(), ends: Vec::new(), raw: 0, before, number };
-    let mut job = new_job(before, number);
-    for _ in 0..cfg.epochs {
-        let mut reader = SentenceReader::new(files.to_vec());
-        loop {
-            if stop.load(Ordering::Relaxed) {
-                return Ok(());
+    stop: &dyn Fn() -> bool,
+    sent: &AtomicU64,
+) -> err::Result<(u64, bool)> {
+    let mut before = start.epoch as u64 * corpus_words;
+    let mut k = 0u64; // index of the job being filled, within the epoch
+    let new_job = |before, k: u64| Job { words: Vec::new(), ends: Vec::new(), raw: 0, before, number: start.first_job + k };
+    let mut job = new_job(before, k);
+    let mut reader = SentenceReader::new(files.to_vec());
+    loop {
+        let mut raw = 0u64;
+        let more = reader.next_with(|t| {
+            raw += 1;
+            if let Some(&id) = index.get(t) {
+                job.words.push(id);
             }
-            let mut raw = 0u64;
-            let more = reader.next_with(|t| {
-                raw += 1;
-                if let Some(&id) = index.get(t) {
-                    job.words.push(id);
-                }
-            })?;
-            if !more {
-                break;
-            }
+        })?;
+        if more {
             job.raw += raw;
             if job.ends.last() != Some(&job.words.len()) {
                 job.ends.push(job.words.len());
             }
-            if job.raw as usize >= cfg.job_words {
-                before += job.raw;
-                number += 1;
-                let full = std::mem::replace(&mut job, new_job(before, number));
-                if tx.send(full).is_err() {
-                    return Ok(()); // the consumers stopped (an error there is reported by them)
+        }
+        if (job.raw as usize >= cfg.job_words || !more) && job.raw > 0 {
+            before += job.raw;
+            let full = std::mem::replace(&mut job, new_job(before, k + 1));
+            if k >= start.skip {
+                if stop() {
+                    return Ok((k, false));
                 }
+                if tx.send(full).is_err() {
+                    return Ok((k, false)); // the consumer stopped on an error, which it reports
+                }
+                sent.fetch_add(1, Ordering::Relaxed);
             }
+            k += 1;
+        }
+        if !more {
+            return Ok((k, true));
         }
     }
-    if job.raw > 0 {
-        let _ = tx.send(job);
-    }
-    Ok(())
 }
 
 fn progress_bar(total: u64, show: bool) -> ProgressBar {
@@ -258,8 +277,39 @@ fn progress_bar(total: u64, show: bool) -> ProgressBar {
     bar
 }
 
+/// How a call to [`train`] runs besides the settings.
+#[derive(Debug, Clone, Default)]
+pub struct TrainOptions {
+    /// Draw a progress bar on the terminal.
+    pub progress: bool,
+    /// Raised (e.g. by Ctrl-C) to stop after the jobs already handed out;
+    /// a checkpoint is then written and [`Trained::finished`] is false.
+    pub interrupt: Option<Arc<AtomicBool>>,
+    /// Folder for checkpoints (written after every epoch and on interrupt).
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from the checkpoint in `checkpoint`.
+    pub resume: bool,
+    /// Stop as if interrupted once this many jobs have been handed out in this call (for tests).
+    pub stop_after_jobs: Option<u64>,
+}
+
+/// The state of a run's tables, on the host (CPU engine) or a device.
+enum Tables {
+    Cpu(native::HogwildTables),
+    Tensor(attend_model::word2vec::Word2Vec),
+}
+
+impl Tables {
+    fn to_host(&self) -> err::Result<(Vec<f32>, Vec<f32>)> {
+        match self {
+            Tables::Cpu(t) => Ok((t.input().to_vec(), t.output().to_vec())),
+            Tables::Tensor(m) => Ok((tensor::host(m.input.val())?, tensor::host(m.output.val())?)),
+        }
+    }
+}
+
 /// Counts the vocabulary of `files` and trains word vectors on them.
-pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, show_progress: bool) -> err::Result<Trained> {
+pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, opts: &TrainOptions) -> err::Result<Trained> {
     cfg.validate()?;
     let t0 = Instant::now();
     let counts = WordCounts::count(files, cfg.min_count)?;
@@ -270,72 +320,122 @@ pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, show_prog
             cfg.min_count
         )));
     }
-    let mut stats = Word2VecStats {
-        corpus_words: counts.total_tokens,
-        sentences: counts.sentences,
-        vocab: counts.words.len(),
-        vocab_s: t0.elapsed().as_secs_f64(),
-        ..Default::default()
-    };
+    let vocab_s = t0.elapsed().as_secs_f64();
     let index = counts.index();
     let sampling = Sampling {
         keep: keep_probabilities(&counts.counts, cfg.sample),
         noise: NoiseTable::new(&counts.counts, cfg.ns_exponent),
         sigmoid: SigmoidTable::default(),
     };
-    let total = counts.total_tokens * cfg.epochs as u64;
-    let bar = progress_bar(total, show_progress);
-    let done = AtomicU64::new(0);
-    let effective = AtomicU64::new(0);
-    let stop = AtomicBool::new(false);
-    let (tx, rx) = sync_channel::<Job>(2 * cfg.threads + 2);
-    let rx = Mutex::new(rx);
-    let t1 = Instant::now();
     let vocab = counts.words.len();
-    let (table, reader_result, last_loss) = std::thread::scope(|scope| -> err::Result<_> {
-        let reader = scope.spawn(|| {
-            let r = read_jobs(files, &index, cfg, tx, &stop);
-            if r.is_err() {
-                stop.store(true, Ordering::Relaxed);
-            }
-            r
-        });
+    let corpus_words = counts.total_tokens;
+    let mut tables = match engine {
+        Engine::Cpu => Tables::Cpu(native::HogwildTables::new(vocab, cfg.dim, cfg.seed)),
+        Engine::Tensor(device) => Tables::Tensor(tensor::init(vocab, cfg, device)),
+    };
+    let mut progress = checkpoint::Progress::default();
+    if opts.resume {
+        let dir = opts.checkpoint.as_ref().ok_or_else(|| TrainError::Config("resuming needs a checkpoint folder".into()))?;
+        let (p, input, output) = checkpoint::load(dir, cfg, vocab, corpus_words)?;
+        progress = p;
+        tables = match engine {
+            Engine::Cpu => Tables::Cpu(native::HogwildTables::from_parts(input, output, cfg.dim)),
+            Engine::Tensor(device) => Tables::Tensor(tensor::from_host(input, output, cfg.dim, device)),
+        };
+    }
+    let total = corpus_words * cfg.epochs as u64;
+    let bar = progress_bar(total, opts.progress);
+    let raw_start = progress.raw_done;
+    let done = AtomicU64::new(progress.raw_done);
+    let effective = AtomicU64::new(progress.effective_done);
+    let interrupt = opts.interrupt.clone().unwrap_or_default();
+    let stop = AtomicBool::new(false);
+    let session_sent = AtomicU64::new(0);
+    let t1 = Instant::now();
+    let mut last_loss = None;
+    let mut finished = true;
+    std::thread::scope(|scope| -> err::Result<()> {
         let watch = scope.spawn(|| {
             while !stop.load(Ordering::Relaxed) {
                 bar.set_position(done.load(Ordering::Relaxed));
                 std::thread::sleep(Duration::from_millis(100));
             }
         });
-        let out = match engine {
-            Engine::Cpu => {
-                let mut tables = native::HogwildTables::new(vocab, cfg.dim, cfg.seed);
-                let shared = tables.shared();
-                std::thread::scope(|workers| {
-                    for _ in 0..cfg.threads {
-                        workers.spawn(|| cpu_worker(cfg, &sampling, shared, &rx, total, &done, &effective));
+        let result = (|| -> err::Result<()> {
+            while progress.epoch < cfg.epochs {
+                let start = EpochStart { epoch: progress.epoch, first_job: progress.epoch_first_job, skip: progress.job_in_epoch };
+                let (tx, rx) = sync_channel::<Job>(2 * cfg.threads + 2);
+                let rx = Mutex::new(rx);
+                // The reader stops handing out jobs on an interrupt (or at the test limit);
+                // the jobs already handed out are finished, so the checkpoint is exact.
+                let should_stop = || {
+                    interrupt.load(Ordering::Relaxed) || opts.stop_after_jobs.is_some_and(|n| session_sent.load(Ordering::Relaxed) >= n)
+                };
+                let ((sent, complete), loss) = std::thread::scope(|s| -> err::Result<((u64, bool), Option<f64>)> {
+                    let reader = s.spawn(|| read_epoch(files, &index, cfg, corpus_words, start, tx, &should_stop, &session_sent));
+                    let consumed = {
+                        let rx = rx; // dropped at the end of this block, which unblocks the reader after an error
+                        match &mut tables {
+                            Tables::Cpu(t) => {
+                                let shared = t.shared();
+                                std::thread::scope(|workers| {
+                                    for _ in 0..cfg.threads {
+                                        workers.spawn(|| cpu_worker(cfg, &sampling, shared, &rx, total, &done, &effective));
+                                    }
+                                });
+                                Ok(None)
+                            }
+                            Tables::Tensor(model) => tensor::train(cfg, &sampling, model, &rx, total, &done, &effective),
+                        }
+                    };
+                    let read = reader.join().map_err(|_| TrainError::Invalid("the corpus reader panicked".into()))?;
+                    let loss = consumed?;
+                    Ok((read?, loss))
+                })?;
+                last_loss = loss.or(last_loss);
+                progress.raw_done = done.load(Ordering::Relaxed);
+                progress.effective_done = effective.load(Ordering::Relaxed);
+                if complete {
+                    progress.epoch_first_job += sent;
+                    progress.epoch += 1;
+                    progress.job_in_epoch = 0;
+                } else {
+                    progress.job_in_epoch = sent;
+                    finished = false;
+                }
+                if let Some(dir) = &opts.checkpoint {
+                    if progress.epoch < cfg.epochs {
+                        let (input, output) = tables.to_host()?;
+                        checkpoint::save(dir, cfg, &progress, vocab, corpus_words, &input, &output)?;
                     }
-                });
-                (tables.into_input(), None)
+                }
+                if !finished {
+                    break;
+                }
             }
-            Engine::Tensor(device) => {
-                tensor::train(cfg, &sampling, vocab, device, &rx, total, &done, &effective, &stop)?
-            }
-        };
+            Ok(())
+        })();
         stop.store(true, Ordering::Relaxed);
-        let reader_result = reader.join().map_err(|_| TrainError::Invalid("the corpus reader panicked".into()))?;
         let _ = watch.join();
-        Ok((out.0, reader_result, out.1))
+        result
     })?;
-    reader_result?;
     bar.finish_and_clear();
-    stats.train_s = t1.elapsed().as_secs_f64();
-    stats.raw_words = done.load(Ordering::Relaxed);
-    stats.effective_words = effective.load(Ordering::Relaxed);
-    stats.last_loss = last_loss;
-    let vectors = WordVectors::new(counts.words.clone(), cfg.dim, table)?;
-    Ok(Trained { vectors, counts, stats })
+    let stats = Word2VecStats {
+        corpus_words,
+        sentences: counts.sentences,
+        vocab,
+        vocab_s,
+        train_s: t1.elapsed().as_secs_f64(),
+        raw_words: done.load(Ordering::Relaxed) - raw_start,
+        effective_words: effective.load(Ordering::Relaxed),
+        last_loss,
+    };
+    let (input, _) = tables.to_host()?;
+    let vectors = WordVectors::new(counts.words.clone(), cfg.dim, input)?;
+    Ok(Trained { vectors, counts, stats, finished })
 }
 
+#[allow(clippy::too_many_arguments)]
 fn cpu_worker(
     cfg: &Word2VecConfig,
     s: &Sampling,

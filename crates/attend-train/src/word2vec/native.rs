@@ -37,6 +37,21 @@ impl HogwildTables {
         Self { input, output: vec![0.0; vocab * dim], dim }
     }
 
+    /// Tables from a checkpoint.
+    pub fn from_parts(input: Vec<f32>, output: Vec<f32>, dim: usize) -> Self {
+        Self { input, output, dim }
+    }
+
+    /// The input table.
+    pub fn input(&self) -> &[f32] {
+        &self.input
+    }
+
+    /// The output table.
+    pub fn output(&self) -> &[f32] {
+        &self.output
+    }
+
     /// The lock-free view for the workers.
     pub fn shared(&mut self) -> Shared {
         Shared { input: self.input.as_mut_ptr(), output: self.output.as_mut_ptr(), dim: self.dim }

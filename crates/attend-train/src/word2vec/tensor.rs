@@ -5,7 +5,7 @@
 //! are summed, as in other GPU word2vec implementations, so the result is
 //! close to but not the same as the CPU engine's one-pair-at-a-time updates.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::Receiver;
 use std::sync::Mutex;
 
@@ -117,78 +117,77 @@ pub fn sentence_examples(
     Ok(())
 }
 
-/// Consumes jobs until the reader is done; returns the input table and the
-/// mean loss per example over the last epoch's worth of batches.
+/// Fresh tables on `device`: the CPU engine's initial vectors, uploaded.
+pub fn init(vocab: usize, cfg: &Word2VecConfig, device: &Device) -> Word2Vec {
+    let t = HogwildTables::new(vocab, cfg.dim, cfg.seed);
+    from_host(t.input().to_vec(), t.output().to_vec(), cfg.dim, device)
+}
+
+/// Tables from host vectors (e.g. a checkpoint).
+pub fn from_host(input: Vec<f32>, output: Vec<f32>, dim: usize, device: &Device) -> Word2Vec {
+    let vocab = input.len() / dim;
+    Word2Vec::from_tables(
+        Tensor::from_data(TensorData::new(input, [vocab, dim]), device),
+        Tensor::from_data(TensorData::new(output, [vocab, dim]), device),
+    )
+}
+
+/// A table read back to the host.
+pub fn host(t: Tensor<2>) -> Result<Vec<f32>> {
+    t.into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))
+}
+
+/// Consumes jobs until the reader is done. Each job's examples form batches
+/// of at most `batch`, the last one partial, so batches never straddle jobs
+/// and a resumed run repeats them exactly. Returns the mean loss per example
+/// over the jobs of this call.
 #[allow(clippy::too_many_arguments)]
 pub fn train(
     cfg: &Word2VecConfig,
     sampling: &Sampling,
-    vocab: usize,
-    device: &Device,
+    model: &mut Word2Vec,
     rx: &Mutex<Receiver<Job>>,
     total: u64,
     done: &AtomicU64,
     effective: &AtomicU64,
-    stop: &AtomicBool,
-) -> Result<(Vec<f32>, Option<f64>)> {
-    // The same initial vectors as the CPU engine, uploaded to the device.
-    let init = HogwildTables::new(vocab, cfg.dim, cfg.seed).into_input();
-    let input = Tensor::from_data(TensorData::new(init, [vocab, cfg.dim]), device);
-    let mut model = Word2Vec::from_tables(input, Tensor::zeros([vocab, cfg.dim], device));
+) -> Result<Option<f64>> {
     let slots = match cfg.arch {
         Architecture::SkipGram => 1,
         Architecture::Cbow => 2 * cfg.window,
     };
+    let device = model.input.val().device();
     let mut builder = BatchBuilder::new(slots, cfg.negative);
-    let per_epoch = total / cfg.epochs as u64;
-    let (mut loss_sum, mut loss_n) = (0f64, 0u64);
+    let (mut loss_sum, mut examples) = (0f64, 0u64);
     let mut losses: Vec<Tensor<1>> = Vec::new();
-    let mut alpha = cfg.alpha as f32;
     let mut sentence = Vec::new();
     let rx = rx.lock().expect("job queue");
-    let mut last_epoch = 0;
-    let mut flush = |b: &mut BatchBuilder, alpha: f32, losses: &mut Vec<Tensor<1>>| -> Result<()> {
-        let n = b.len();
-        let batch = b.take(device);
-        losses.push(model.sgd_step(&batch, alpha as f64).div_scalar(n as f64));
-        Ok(())
-    };
     while let Ok(job) = rx.recv() {
-        let epoch = job.before / per_epoch.max(1);
-        if epoch != last_epoch {
-            (loss_sum, loss_n, last_epoch) = (0.0, 0, epoch);
-        }
-        alpha = job.alpha(cfg, total);
+        let alpha = job.alpha(cfg, total) as f64;
         let mut rng = job.rng(cfg);
+        let mut flush = |b: &mut BatchBuilder| -> Result<()> {
+            examples += b.len() as u64;
+            losses.push(model.sgd_step(&b.take(&device), alpha));
+            Ok(())
+        };
         for (k, &end) in job.ends.iter().enumerate() {
             let start = if k == 0 { 0 } else { job.ends[k - 1] };
             sentence.clear();
             sentence.extend_from_slice(&job.words[start..end]);
             subsample(&mut sentence, &sampling.keep, &mut rng);
             effective.fetch_add(sentence.len() as u64, Ordering::Relaxed);
-            sentence_examples(cfg, &sentence, sampling, &mut rng, &mut builder, &mut |b| flush(b, alpha, &mut losses))?;
+            sentence_examples(cfg, &sentence, sampling, &mut rng, &mut builder, &mut flush)?;
         }
-        // Read the losses back now and then, which also bounds the work queued on the device.
-        if losses.len() >= 16 {
-            for l in losses.drain(..) {
-                loss_sum += l.into_scalar::<f32>() as f64;
-                loss_n += 1;
-            }
-            if !(loss_sum.is_finite()) {
-                stop.store(true, Ordering::Relaxed);
-                return Err(TrainError::Invalid("word2vec loss became non-finite; lower --alpha".into()));
-            }
+        if !builder.is_empty() {
+            flush(&mut builder)?;
+        }
+        // Reading the losses back once per job also bounds the work queued on the device.
+        for l in losses.drain(..) {
+            loss_sum += l.into_scalar::<f32>() as f64;
+        }
+        if !loss_sum.is_finite() {
+            return Err(TrainError::Invalid("word2vec loss became non-finite; lower --alpha".into()));
         }
         done.fetch_add(job.raw, Ordering::Relaxed);
     }
-    if !builder.is_empty() {
-        flush(&mut builder, alpha, &mut losses)?;
-    }
-    for l in losses.drain(..) {
-        loss_sum += l.into_scalar::<f32>() as f64;
-        loss_n += 1;
-    }
-    drop(flush);
-    let table = model.input.val().into_data().convert::<f32>().try_to_vec::<f32>().map_err(|e| TrainError::Device(format!("{e:?}")))?;
-    Ok((table, (loss_n > 0).then(|| loss_sum / loss_n as f64)))
+    Ok((examples > 0).then(|| loss_sum / examples as f64))
 }

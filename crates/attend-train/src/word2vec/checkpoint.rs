@@ -1,0 +1,101 @@
+//! Checkpoints of a word2vec run: both tables and the position in the run
+//! (epoch and job), written to a temporary folder that is then renamed over
+//! the previous one, so a crash never leaves half a checkpoint. Jobs are cut
+//! from the corpus deterministically and seed their own random numbers, so a
+//! resumed run skips the jobs already trained and continues exactly where it
+//! stopped (bit for bit with one CPU thread or the tensor engine).
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use burn::config::Config;
+use serde::{Deserialize, Serialize};
+
+use super::Word2VecConfig;
+use crate::error::{Result, TrainError};
+
+/// Where a run stands.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Progress {
+    /// Epoch in progress (epochs before it are complete).
+    pub epoch: usize,
+    /// Run-wide number of this epoch's first job.
+    pub epoch_first_job: u64,
+    /// Jobs of this epoch already trained.
+    pub job_in_epoch: u64,
+    /// Corpus words trained on so far.
+    pub raw_done: u64,
+    /// Words left after subsampling, so far.
+    pub effective_done: u64,
+}
+
+#[derive(Serialize, Deserialize)]
+struct State {
+    progress: Progress,
+    vocab: usize,
+    corpus_words: u64,
+    config: String,
+}
+
+const STATE: &str = "state.json";
+const TABLES: &str = "tables.f32";
+
+fn write_floats(w: &mut impl Write, x: &[f32]) -> std::io::Result<()> {
+    let mut bytes = Vec::with_capacity(4 * x.len());
+    x.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    w.write_all(&bytes)
+}
+
+/// Writes the checkpoint into `dir` (replacing the previous one atomically).
+pub fn save(dir: &Path, cfg: &Word2VecConfig, p: &Progress, vocab: usize, corpus_words: u64, input: &[f32], output: &[f32]) -> Result<()> {
+    let tmp = PathBuf::from(format!("{}.tmp", dir.display()));
+    let io = |e| TrainError::io(&tmp, e);
+    let _ = std::fs::remove_dir_all(&tmp);
+    std::fs::create_dir_all(&tmp).map_err(io)?;
+    let state = State { progress: p.clone(), vocab, corpus_words, config: cfg.to_string() };
+    let json = serde_json::to_string_pretty(&state).map_err(|e| TrainError::Invalid(e.to_string()))?;
+    std::fs::write(tmp.join(STATE), json).map_err(io)?;
+    let mut w = std::io::BufWriter::new(std::fs::File::create(tmp.join(TABLES)).map_err(io)?);
+    write_floats(&mut w, input).map_err(io)?;
+    write_floats(&mut w, output).map_err(io)?;
+    w.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
+    let old = PathBuf::from(format!("{}.old", dir.display()));
+    let _ = std::fs::remove_dir_all(&old);
+    if dir.exists() {
+        std::fs::rename(dir, &old).map_err(|e| TrainError::io(dir, e))?;
+    }
+    std::fs::rename(&tmp, dir).map_err(|e| TrainError::io(dir, e))?;
+    let _ = std::fs::remove_dir_all(&old);
+    Ok(())
+}
+
+/// Reads a checkpoint written for the same settings and corpus; returns the
+/// progress and the two tables. Settings that only change speed (threads,
+/// batch) may differ; anything else is an error naming what changed.
+pub fn load(dir: &Path, cfg: &Word2VecConfig, vocab: usize, corpus_words: u64) -> Result<(Progress, Vec<f32>, Vec<f32>)> {
+    let bad = |reason: String| TrainError::Checkpoint { path: dir.into(), reason };
+    let text = std::fs::read_to_string(dir.join(STATE)).map_err(|e| TrainError::io(&dir.join(STATE), e))?;
+    let state: State = serde_json::from_str(&text).map_err(|e| bad(format!("unreadable {STATE}: {e}")))?;
+    let saved = Word2VecConfig::load_binary(state.config.as_bytes()).map_err(|e| bad(format!("unreadable settings: {e}")))?;
+    let same = |c: &Word2VecConfig| c.clone().with_threads(1).with_batch(1).to_string();
+    if same(&saved) != same(cfg) {
+        return Err(bad(format!("it was written with other settings:\n{}\nnow:\n{}", saved, cfg)));
+    }
+    if state.vocab != vocab || state.corpus_words != corpus_words {
+        return Err(bad(format!(
+            "it was written for a corpus of {} words and a vocabulary of {}; this corpus has {corpus_words} and {vocab}",
+            state.corpus_words, state.vocab
+        )));
+    }
+    let n = vocab * cfg.dim;
+    let mut bytes = Vec::new();
+    std::fs::File::open(dir.join(TABLES))
+        .and_then(|mut f| f.read_to_end(&mut bytes))
+        .map_err(|e| TrainError::io(&dir.join(TABLES), e))?;
+    if bytes.len() != 8 * n {
+        return Err(bad(format!("{TABLES} has {} bytes, expected {}", bytes.len(), 8 * n)));
+    }
+    let floats: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
+    let (input, output) = floats.split_at(n);
+    Ok((state.progress, input.to_vec(), output.to_vec()))
+}
