@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use attend::device::{compiled_backends, parse_device};
-use attend::train::config::{copy_task_overrides, parse_value, RunConfig, Task};
+use attend::train::config::{copy_task_overrides, lm_overrides, parse_value, RunConfig, Task};
 use attend::model::AttentionPick;
 use attend::train::{LoadedRun, Outcome};
 use clap::{Args, Parser, Subcommand};
 
+mod lm_cli;
 mod word2vec_cli;
 
 #[derive(Parser)]
@@ -32,6 +33,8 @@ enum Command {
     Eval(EvalArgs),
     /// Print the compiled backends, the device that will be used and the Burn version.
     Info(InfoArgs),
+    /// Continue a text with a trained language model (`train --task lm`), streaming tokens.
+    Generate(lm_cli::GenerateArgs),
     /// Word vectors: train word2vec, query analogies and neighbours, evaluate.
     #[command(subcommand)]
     Word2vec(word2vec_cli::W2vCommand),
@@ -45,7 +48,8 @@ struct TrainArgs {
     /// Override one config value, e.g. `--set model.d_model=128` (repeatable; applied after --config).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     sets: Vec<String>,
-    /// What to train: `translate` (parallel text) or `copy` (synthetic copy task, a quick check).
+    /// What to train: `translate` (parallel text), `copy` (synthetic copy task, a quick check)
+    /// or `lm` (a GPT-style language model; nanoGPT's Tiny Shakespeare recipe by default).
     #[arg(long, value_name = "TASK")]
     task: Option<String>,
     /// Training source file, line-aligned with --tgt.
@@ -57,6 +61,12 @@ struct TrainArgs {
     /// Training pairs as `source<TAB>target` lines.
     #[arg(long, value_name = "FILE")]
     tsv: Option<PathBuf>,
+    /// Language models: training text files.
+    #[arg(long, value_name = "FILE", num_args = 1..)]
+    data: Vec<PathBuf>,
+    /// Language models: validation text (default: the last tenth of --data).
+    #[arg(long, value_name = "FILE")]
+    valid: Option<PathBuf>,
     /// Validation source file, line-aligned with --valid-tgt.
     #[arg(long, value_name = "FILE", requires = "valid_tgt", conflicts_with = "valid_tsv")]
     valid_src: Option<PathBuf>,
@@ -120,6 +130,9 @@ struct EvalArgs {
     /// Or: `source<TAB>reference` pairs.
     #[arg(long, value_name = "FILE")]
     tsv: Option<PathBuf>,
+    /// Language models: a text file to score (loss, perplexity, bits per character).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["src", "tsv"])]
+    text: Option<PathBuf>,
     /// Device to run on.
     #[arg(long, value_name = "DEVICE")]
     device: Option<String>,
@@ -140,6 +153,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd_eval(a),
         Command::Info(a) => cmd_info(a),
         Command::Word2vec(c) => word2vec_cli::run(c),
+        Command::Generate(a) => run_device(a.run_dir(), a.device()).and_then(|d| lm_cli::cmd_generate(a, d)),
     };
     match result {
         Ok(code) => code,
@@ -198,7 +212,12 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
                 }
             }
             "translate" => sets.push(("task".to_string(), toml::Value::String("translate".into()))),
-            other => bail!("--task {other}: unknown task; use translate or copy"),
+            "lm" => {
+                for (k, v) in lm_overrides() {
+                    sets.push((k.to_string(), parse_value(v)));
+                }
+            }
+            other => bail!("--task {other}: unknown task; use translate, copy or lm"),
         }
     }
     sets.extend(parse_sets(&a.sets)?);
@@ -240,6 +259,19 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
                 check_file(t, "--valid-tgt")?;
                 (cfg.data.valid_tsv, cfg.data.valid_src, cfg.data.valid_tgt) = (None, Some(s.clone()), Some(t.clone()));
             }
+            if !a.data.is_empty() {
+                for d in &a.data {
+                    check_file(d, "--data")?;
+                }
+                cfg.data.text = a.data.clone();
+                if a.valid.is_none() {
+                    cfg.data.valid_text = None;
+                }
+            }
+            if let Some(v) = &a.valid {
+                check_file(v, "--valid")?;
+                cfg.data.valid_text = Some(v.clone());
+            }
             if let Some(v) = &a.init_embeddings {
                 check_file(v, "--init-embeddings")?;
                 cfg.model.init_embeddings = Some(v.clone());
@@ -247,6 +279,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
             let task = match cfg.task {
                 Task::Copy => "copy",
                 Task::Translate => "translate",
+                Task::Lm => "lm",
             };
             let run = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{task}-{}", utc_stamp())));
             if run.join("config.toml").exists() {
@@ -276,6 +309,9 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
         cfg.train.device,
         compiled_backends().join(", ")
     );
+    if cfg.task == Task::Lm {
+        return lm_cli::train(&cfg, &run, resume, &device, interrupt, a.quiet);
+    }
     let report = attend::train::train(&cfg, &run, resume, &device, interrupt, a.quiet)
         .with_context(|| format!("training run {}", run.display()))?;
     for r in &report.init_embeddings {
@@ -288,7 +324,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
     if let Some(e) = &report.last_eval {
         let score = match cfg.task {
             Task::Copy => format!("exact match {:.3}", e.exact_match),
-            Task::Translate => format!("BLEU {:.2}  exact match {:.3}", e.bleu, e.exact_match),
+            Task::Translate | Task::Lm => format!("BLEU {:.2}  exact match {:.3}", e.bleu, e.exact_match),
         };
         println!(
             "validation: loss {:.4}  perplexity {:.2}  token accuracy {:.3}  {score}",
@@ -378,6 +414,10 @@ fn cmd_translate(a: TranslateArgs) -> Result<ExitCode> {
 }
 
 fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
+    if let Some(text) = &a.text {
+        check_file(text, "--text")?;
+        return lm_cli::cmd_eval_text(&a.run, text, run_device(&a.run, &a.device)?);
+    }
     let pairs = match (&a.src, &a.reference, &a.tsv) {
         (Some(s), Some(r), None) => attend::data::read_aligned(s, r)?,
         (None, None, Some(t)) => attend::data::read_tsv(t)?,

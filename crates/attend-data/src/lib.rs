@@ -6,6 +6,7 @@
 pub mod batch;
 pub mod corpus;
 pub mod error;
+pub mod lm_text;
 pub mod tokenizer;
 pub mod vectors;
 pub mod vocab;

@@ -77,19 +77,37 @@ pub struct EncoderLayer {
 impl EncoderLayer {
     /// `x` `[batch, seq, d_model]`, `pad` `[batch, seq]` (`true` = padding).
     pub fn forward(&self, x: Tensor<3>, pad: Option<Tensor<2, Bool>>) -> Tensor<3> {
-        let masks = AttentionMasks { key_pad: pad, attn: None };
-        if self.norm_first {
-            let h = self.norm_attn.forward(x.clone());
-            let (a, _) = self.self_attn.forward(h.clone(), h.clone(), h, masks);
+        self.forward_masked(x, AttentionMasks { key_pad: pad, attn: None })
+    }
+
+    /// Like [`Self::forward`] with any masks (a causal mask makes this a GPT block).
+    pub fn forward_masked(&self, x: Tensor<3>, masks: AttentionMasks) -> Tensor<3> {
+        self.forward_cached(x, None, masks).0
+    }
+
+    /// Self-attention of the new positions `x` `[batch, n, d_model]` over the
+    /// keys and values of earlier positions (`past`, `[batch, heads, p, d_k]`
+    /// each, as this returned them before) and their own: the key/value cache
+    /// of incremental decoding. `masks.attn` is `[n, p + n]`. Returns the
+    /// output and the keys and values of all `p + n` positions.
+    pub fn forward_cached(&self, x: Tensor<3>, past: Option<(Tensor<4>, Tensor<4>)>, masks: AttentionMasks) -> (Tensor<3>, (Tensor<4>, Tensor<4>)) {
+        let h = if self.norm_first { self.norm_attn.forward(x.clone()) } else { x.clone() };
+        let (k, v) = self.self_attn.project_kv(h.clone(), h.clone()); // [batch, heads, n, d_k]
+        let (k, v) = match past {
+            Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)), // [batch, heads, p+n, d_k]
+            None => (k, v),
+        };
+        let (a, _) = self.self_attn.forward_projected(h, k.clone(), v.clone(), masks);
+        let out = if self.norm_first {
             let x = x + self.dropout.forward(a);
             let f = self.ff.forward(self.norm_ff.forward(x.clone()));
-            x + self.dropout.forward(f) // [batch, seq, d_model]
+            x + self.dropout.forward(f) // [batch, n, d_model]
         } else {
-            let (a, _) = self.self_attn.forward(x.clone(), x.clone(), x.clone(), masks);
             let x = self.norm_attn.forward(x + self.dropout.forward(a));
             let f = self.ff.forward(x.clone());
-            self.norm_ff.forward(x + self.dropout.forward(f)) // [batch, seq, d_model]
-        }
+            self.norm_ff.forward(x + self.dropout.forward(f)) // [batch, n, d_model]
+        };
+        (out, (k, v))
     }
 }
 

@@ -16,6 +16,7 @@ pub mod embedding;
 pub mod encoder;
 pub mod error;
 pub mod feed_forward;
+pub mod gpt;
 pub mod gru;
 pub mod lstm;
 pub mod multi_head;

@@ -20,6 +20,8 @@ pub enum Task {
     Translate,
     /// Copy random digit sequences (a quick synthetic check).
     Copy,
+    /// Language modelling: predict the next token of a text (decoder-only Transformer).
+    Lm,
 }
 
 /// A whole run.
@@ -122,6 +124,10 @@ pub struct DataSection {
     pub valid_src: Option<PathBuf>,
     /// Validation target file.
     pub valid_tgt: Option<PathBuf>,
+    /// Language models: training text files.
+    pub text: Vec<PathBuf>,
+    /// Language models: validation text (default: the last tenth of `text`).
+    pub valid_text: Option<PathBuf>,
     /// `word` or `char`.
     pub tokenizer: TokenizerKind,
     /// Lowercase all text.
@@ -147,6 +153,8 @@ impl Default for DataSection {
             valid_tsv: Some("data/tatoeba-eng-fra/valid.tsv".into()),
             valid_src: None,
             valid_tgt: None,
+            text: Vec::new(),
+            valid_text: None,
             tokenizer: TokenizerKind::Word,
             lowercase: false,
             min_freq: 2,
@@ -184,6 +192,8 @@ pub struct TrainSection {
     pub epsilon: f32,
     /// Label smoothing ε_ls.
     pub label_smoothing: f32,
+    /// Decoupled weight decay (AdamW) of language models; translation uses Adam.
+    pub weight_decay: f32,
     /// Clip the global gradient norm to this (0 = off).
     pub clip_norm: f32,
     /// Evaluate every N steps (0 = only at epoch ends).
@@ -214,6 +224,7 @@ impl Default for TrainSection {
             beta2: 0.98,
             epsilon: 1e-9,
             label_smoothing: 0.1,
+            weight_decay: 0.0,
             clip_norm: 1.0,
             eval_every: 0,
             checkpoint_every: 200,
@@ -264,6 +275,42 @@ pub fn copy_task_overrides() -> &'static [(&'static str, &'static str)] {
         ("train.lr", "0.001"),
         ("train.label_smoothing", "0.0"),
         ("train.checkpoint_every", "0"),
+    ]
+}
+
+/// Settings of `--task lm`: nanoGPT's CPU recipe for character-level Tiny
+/// Shakespeare (context 64, batch 12, 4 layers, 4 heads, width 128, 2000
+/// steps, dropout 0, AdamW lr 1e-3 → 1e-4 cosine, β₂ 0.99, weight decay 0.1).
+pub fn lm_overrides() -> &'static [(&'static str, &'static str)] {
+    &[
+        ("task", "\"lm\""),
+        ("model.arch", "\"gpt\""),
+        ("model.d_model", "128"),
+        ("model.n_heads", "4"),
+        ("model.d_ff", "512"),
+        ("model.decoder_layers", "4"),
+        ("model.dropout", "0.0"),
+        ("model.max_len", "64"),
+        ("model.positional", "\"learned\""),
+        ("model.norm", "\"pre\""),
+        ("model.activation", "\"gelu\""),
+        ("data.text", "[\"data/tinyshakespeare/train.txt\"]"),
+        ("data.valid_text", "\"data/tinyshakespeare/valid.txt\""),
+        ("data.tokenizer", "\"char\""),
+        ("data.batch_size", "12"),
+        ("train.max_steps", "2000"),
+        ("train.schedule", "\"cosine\""),
+        ("train.lr", "0.001"),
+        ("train.min_lr", "0.0001"),
+        ("train.warmup_steps", "100"),
+        ("train.beta1", "0.9"),
+        ("train.beta2", "0.99"),
+        ("train.epsilon", "1e-8"),
+        ("train.weight_decay", "0.1"),
+        ("train.label_smoothing", "0.0"),
+        ("train.clip_norm", "1.0"),
+        ("train.eval_every", "250"),
+        ("train.checkpoint_every", "250"),
     ]
 }
 

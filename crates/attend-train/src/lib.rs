@@ -7,6 +7,8 @@ pub mod checkpoint;
 pub mod clip;
 pub mod config;
 pub mod error;
+pub mod generate;
+pub mod lm;
 pub mod metrics;
 pub mod plot;
 pub mod prepare;

@@ -59,8 +59,8 @@ pub fn init_embeddings(model: &mut Seq2SeqModel, vectors: &WordVectors, path: &P
                 *d = x * scale;
             }
         }
-        let tensor = Tensor::<2>::from_data(TensorData::new(data, [rows, width]), &device).require_grad();
-        embedding.weight = Param::initialized(embedding.weight.id, tensor);
+        let tensor = Tensor::<2>::from_data(TensorData::new(data, [rows, width]), &device);
+        embedding.weight = Param::from_tensor(tensor); // trainable, like the table it replaces
         reports.push(InitReport { table, found: hits.len(), total: vocab.len() });
     }
     Ok(reports)

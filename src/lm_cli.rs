@@ -1,0 +1,142 @@
+//! The language-model side of the CLI: `train --task lm`, `generate`, `eval --text`.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+use anyhow::{bail, Context, Result};
+use attend::data::lm_text::{lm_detokenize, read_text, NEWLINE};
+use attend::data::TokenizerKind;
+use attend::train::config::RunConfig;
+use attend::train::generate::{generate, SamplingConfig};
+use attend::train::lm::{encode, load_lm, text_loss, train_lm};
+use attend::train::Outcome;
+use clap::Args;
+
+#[derive(Args)]
+pub struct GenerateArgs {
+    /// The run directory of a trained language model.
+    #[arg(long, value_name = "RUN_DIR")]
+    run: PathBuf,
+    /// Text to continue (default: a newline).
+    #[arg(long, default_value = "\n")]
+    prompt: String,
+    /// Tokens to generate.
+    #[arg(long, default_value_t = 200)]
+    max_tokens: usize,
+    /// Sampling temperature (0 = greedy).
+    #[arg(long, default_value_t = 1.0)]
+    temperature: f32,
+    /// Sample among the k most likely tokens only (0 = all).
+    #[arg(long, default_value_t = 0)]
+    top_k: usize,
+    /// Nucleus sampling: the most likely tokens whose probability reaches p (1 = all).
+    #[arg(long, default_value_t = 1.0)]
+    top_p: f32,
+    /// Seed of the sampler (the same seed gives the same text).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// Recompute the whole context at every step instead of using the key/value cache.
+    #[arg(long)]
+    no_cache: bool,
+    /// Device to run on.
+    #[arg(long, value_name = "DEVICE")]
+    device: Option<String>,
+}
+
+impl GenerateArgs {
+    /// The run directory.
+    pub fn run_dir(&self) -> &Path {
+        &self.run
+    }
+    /// The --device flag.
+    pub fn device(&self) -> &Option<String> {
+        &self.device
+    }
+}
+
+/// Trains a language-model run and prints its summary.
+pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &burn::prelude::Device, interrupt: Arc<AtomicBool>, quiet: bool) -> Result<ExitCode> {
+    let r = train_lm(cfg, run, resume, device, interrupt, quiet).with_context(|| format!("training run {}", run.display()))?;
+    println!(
+        "{} parameters, vocabulary {}, {} training tokens, {} steps in {:.0}s ({:.1}s in training steps, {:.0} tokens/s)",
+        r.params,
+        r.vocab,
+        r.train_tokens,
+        r.state.step,
+        r.state.elapsed_secs,
+        r.step_secs,
+        (r.state.step * cfg.data.batch_size * cfg.model.max_len) as f64 / r.step_secs.max(1e-9)
+    );
+    match r.outcome {
+        Outcome::Finished => {
+            if let Some(l) = r.valid_loss_full {
+                println!("validation loss over every full {}-token window: {l:.4} nats/token (perplexity {:.2})", cfg.model.max_len, l.exp());
+            }
+            println!("generate with: attend generate --run {} --prompt \"ROMEO:\"", run.display());
+            Ok(ExitCode::SUCCESS)
+        }
+        Outcome::Interrupted => {
+            println!("interrupted at step {}; continue with: attend train --resume {}", r.state.step, run.display());
+            Ok(ExitCode::from(130))
+        }
+    }
+}
+
+/// Streams generated text to stdout.
+pub fn cmd_generate(a: GenerateArgs, device: burn::prelude::Device) -> Result<ExitCode> {
+    let lm = load_lm(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    let kind = lm.cfg.data.tokenizer;
+    let prompt = encode(&lm.vocab, &a.prompt, &lm.cfg);
+    if prompt.is_empty() {
+        bail!("--prompt: no tokens in {:?}", a.prompt);
+    }
+    let banned = [attend::data::PAD, attend::data::BOS, attend::data::EOS].to_vec();
+    let sampling = SamplingConfig { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, seed: a.seed, banned };
+    let mut out = std::io::stdout().lock();
+    write!(out, "{}", a.prompt)?;
+    let mut first_on_line = a.prompt.ends_with('\n') || kind == TokenizerKind::Char;
+    let started = std::time::Instant::now();
+    let tokens = generate(&lm.model, &prompt, a.max_tokens, &sampling, !a.no_cache, &device, |t, _| {
+        let token = lm.vocab.token(t);
+        let _ = write!(out, "{}", lm_detokenize(token, kind, first_on_line));
+        let _ = out.flush();
+        first_on_line = token == NEWLINE;
+    })?;
+    let secs = started.elapsed().as_secs_f64();
+    writeln!(out)?;
+    eprintln!(
+        "{} tokens in {:.2}s: {:.1} tokens/s ({})",
+        tokens.len(),
+        secs,
+        tokens.len() as f64 / secs.max(1e-9),
+        if a.no_cache { "no cache" } else { "key/value cache" }
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `attend eval --run RUN --text FILE` for a language model.
+pub fn cmd_eval_text(run: &Path, text: &Path, device: burn::prelude::Device) -> Result<ExitCode> {
+    let lm = load_lm(run, &device).with_context(|| format!("loading run {}", run.display()))?;
+    let body = read_text(text).context("--text")?;
+    let ids = encode(&lm.vocab, &body, &lm.cfg);
+    if ids.len() < 2 {
+        bail!("--text {}: fewer than two tokens", text.display());
+    }
+    let (loss, n) = text_loss(&lm.model, &ids, &device, true)?;
+    let (windows_loss, wn) = text_loss(&lm.model, &ids, &device, false)?;
+    let chars = body.chars().count().saturating_sub(1).max(1);
+    let bpc = loss * n as f64 / std::f64::consts::LN_2 / chars as f64;
+    println!(
+        "{}: {n} tokens predicted; loss {loss:.4} nats/token, perplexity {:.2}, {bpc:.4} bits/character",
+        text.display(),
+        loss.exp()
+    );
+    println!(
+        "full {}-token windows only ({wn} tokens): loss {windows_loss:.4} nats/token",
+        lm.model.context
+    );
+    Ok(ExitCode::SUCCESS)
+}
