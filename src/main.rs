@@ -8,11 +8,12 @@ use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use attend::device::{compiled_backends, parse_device};
-use attend::train::config::{copy_task_overrides, lm_overrides, parse_value, RunConfig, Task};
+use attend::train::config::{classify_overrides, copy_task_overrides, lm_overrides, parse_value, RunConfig, Task};
 use attend::model::AttentionPick;
 use attend::train::{LoadedRun, Outcome};
 use clap::{Args, Parser, Subcommand};
 
+mod classify_cli;
 mod lm_cli;
 mod word2vec_cli;
 
@@ -33,6 +34,8 @@ enum Command {
     Eval(EvalArgs),
     /// Print the compiled backends, the device that will be used and the Burn version.
     Info(InfoArgs),
+    /// Label texts with a trained classifier (`train --task classify`): label, probability, text.
+    Classify(classify_cli::ClassifyArgs),
     /// Continue a text with a trained language model (`train --task lm`), streaming tokens.
     Generate(lm_cli::GenerateArgs),
     /// Word vectors: train word2vec, query analogies and neighbours, evaluate.
@@ -49,7 +52,8 @@ struct TrainArgs {
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     sets: Vec<String>,
     /// What to train: `translate` (parallel text), `copy` (synthetic copy task, a quick check)
-    /// or `lm` (a GPT-style language model; nanoGPT's Tiny Shakespeare recipe by default).
+    /// `lm` (a GPT-style language model; nanoGPT's Tiny Shakespeare recipe by default)
+    /// or `classify` (a text classifier; rt-polarity sentiment by default).
     #[arg(long, value_name = "TASK")]
     task: Option<String>,
     /// Training source file, line-aligned with --tgt.
@@ -61,10 +65,10 @@ struct TrainArgs {
     /// Training pairs as `source<TAB>target` lines.
     #[arg(long, value_name = "FILE")]
     tsv: Option<PathBuf>,
-    /// Language models: training text files.
+    /// Language models: training text files; classifiers: `label<TAB>text` files or .pos/.neg pairs.
     #[arg(long, value_name = "FILE", num_args = 1..)]
     data: Vec<PathBuf>,
-    /// Language models: validation text (default: the last tenth of --data).
+    /// Language models and classifiers: validation file (default: a tenth of --data).
     #[arg(long, value_name = "FILE")]
     valid: Option<PathBuf>,
     /// Validation source file, line-aligned with --valid-tgt.
@@ -130,6 +134,9 @@ struct EvalArgs {
     /// Or: `source<TAB>reference` pairs.
     #[arg(long, value_name = "FILE")]
     tsv: Option<PathBuf>,
+    /// Classifiers: labelled files to score (accuracy, precision/recall/F1, confusion matrix).
+    #[arg(long, value_name = "FILE", num_args = 1.., conflicts_with_all = ["src", "tsv"])]
+    data: Vec<PathBuf>,
     /// Language models: a text file to score (loss, perplexity, bits per character).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["src", "tsv"])]
     text: Option<PathBuf>,
@@ -153,6 +160,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd_eval(a),
         Command::Info(a) => cmd_info(a),
         Command::Word2vec(c) => word2vec_cli::run(c),
+        Command::Classify(a) => run_device(&a.run.clone(), &a.device.clone()).and_then(|d| classify_cli::cmd_classify(a, d)),
         Command::Generate(a) => run_device(a.run_dir(), a.device()).and_then(|d| lm_cli::cmd_generate(a, d)),
     };
     match result {
@@ -212,12 +220,17 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
                 }
             }
             "translate" => sets.push(("task".to_string(), toml::Value::String("translate".into()))),
+            "classify" => {
+                for (k, v) in classify_overrides() {
+                    sets.push((k.to_string(), parse_value(v)));
+                }
+            }
             "lm" => {
                 for (k, v) in lm_overrides() {
                     sets.push((k.to_string(), parse_value(v)));
                 }
             }
-            other => bail!("--task {other}: unknown task; use translate, copy or lm"),
+            other => bail!("--task {other}: unknown task; use translate, copy, lm or classify"),
         }
     }
     sets.extend(parse_sets(&a.sets)?);
@@ -280,6 +293,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
                 Task::Copy => "copy",
                 Task::Translate => "translate",
                 Task::Lm => "lm",
+                Task::Classify => "classify",
             };
             let run = a.out.clone().unwrap_or_else(|| PathBuf::from("runs").join(format!("{task}-{}", utc_stamp())));
             if run.join("config.toml").exists() {
@@ -312,6 +326,9 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
     if cfg.task == Task::Lm {
         return lm_cli::train(&cfg, &run, resume, &device, interrupt, a.quiet);
     }
+    if cfg.task == Task::Classify {
+        return classify_cli::train(&cfg, &run, resume, &device, interrupt, a.quiet);
+    }
     let report = attend::train::train(&cfg, &run, resume, &device, interrupt, a.quiet)
         .with_context(|| format!("training run {}", run.display()))?;
     for r in &report.init_embeddings {
@@ -324,7 +341,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
     if let Some(e) = &report.last_eval {
         let score = match cfg.task {
             Task::Copy => format!("exact match {:.3}", e.exact_match),
-            Task::Translate | Task::Lm => format!("BLEU {:.2}  exact match {:.3}", e.bleu, e.exact_match),
+            Task::Translate | Task::Lm | Task::Classify => format!("BLEU {:.2}  exact match {:.3}", e.bleu, e.exact_match),
         };
         println!(
             "validation: loss {:.4}  perplexity {:.2}  token accuracy {:.3}  {score}",
@@ -414,6 +431,12 @@ fn cmd_translate(a: TranslateArgs) -> Result<ExitCode> {
 }
 
 fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
+    if !a.data.is_empty() {
+        for d in &a.data {
+            check_file(d, "--data")?;
+        }
+        return classify_cli::cmd_eval(&a.run, &a.data, run_device(&a.run, &a.device)?);
+    }
     if let Some(text) = &a.text {
         check_file(text, "--text")?;
         return lm_cli::cmd_eval_text(&a.run, text, run_device(&a.run, &a.device)?);

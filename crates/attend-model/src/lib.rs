@@ -10,6 +10,7 @@
 
 pub mod additive_attention;
 pub mod attention;
+pub mod classifier;
 pub mod decode;
 pub mod decoder;
 pub mod embedding;

@@ -5,6 +5,7 @@
 use std::path::{Path, PathBuf};
 
 use attend_data::{BatchBy, TokenizerKind};
+use attend_model::classifier::Pooling;
 use attend_model::{Activation, PositionalKind, Score};
 use serde::{Deserialize, Serialize};
 
@@ -22,6 +23,8 @@ pub enum Task {
     Copy,
     /// Language modelling: predict the next token of a text (decoder-only Transformer).
     Lm,
+    /// Text classification: a label per text (Transformer encoder or LSTM).
+    Classify,
 }
 
 /// A whole run.
@@ -75,6 +78,8 @@ pub struct ModelSection {
     /// the source and target embeddings whose words they contain; their dimension
     /// must equal the embedding width.
     pub init_embeddings: Option<PathBuf>,
+    /// Classifiers: `mean` pooling or a `cls` token (Transformer).
+    pub pooling: Pooling,
 }
 
 /// LayerNorm placement.
@@ -104,6 +109,7 @@ impl Default for ModelSection {
             bidirectional: false,
             attention_score: Score::Additive,
             init_embeddings: None,
+            pooling: Pooling::Mean,
         }
     }
 }
@@ -311,6 +317,34 @@ pub fn lm_overrides() -> &'static [(&'static str, &'static str)] {
         ("train.clip_norm", "1.0"),
         ("train.eval_every", "250"),
         ("train.checkpoint_every", "250"),
+    ]
+}
+
+/// Settings of `--task classify`: a small pre-LN Transformer encoder with
+/// mean pooling over word tokens, Adam with a constant learning rate.
+pub fn classify_overrides() -> &'static [(&'static str, &'static str)] {
+    &[
+        ("task", "\"classify\""),
+        ("model.arch", "\"transformer\""),
+        ("model.d_model", "128"),
+        ("model.n_heads", "4"),
+        ("model.d_ff", "256"),
+        ("model.encoder_layers", "2"),
+        ("model.dropout", "0.3"),
+        ("model.max_len", "128"),
+        ("model.norm", "\"pre\""),
+        ("data.text", "[\"data/rt-polarity/train.pos\", \"data/rt-polarity/train.neg\"]"),
+        ("data.lowercase", "true"),
+        ("data.min_freq", "1"),
+        ("data.batch_size", "32"),
+        ("train.epochs", "8"),
+        ("train.schedule", "\"constant\""),
+        ("train.lr", "0.0005"),
+        ("train.warmup_steps", "100"),
+        ("train.beta2", "0.999"),
+        ("train.epsilon", "1e-8"),
+        ("train.label_smoothing", "0.0"),
+        ("train.clip_norm", "1.0"),
     ]
 }
 

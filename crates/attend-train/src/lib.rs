@@ -4,6 +4,7 @@
 
 pub mod bleu;
 pub mod checkpoint;
+pub mod classify;
 pub mod clip;
 pub mod config;
 pub mod error;

@@ -1,5 +1,6 @@
 //! Language-model runs (`task = "lm"`): a GPT-style decoder-only Transformer
-//! trained to predict the next token of a text, with AdamW, warm-up then
+//! trained to predict the next token of a text, with AdamW (decay on the
+//! matrices only, as nanoGPT), warm-up then
 //! cosine decay, global-norm clipping, periodic estimates of train and
 //! validation loss, checkpoints, Ctrl-C and exact resumption (the batch of
 //! step s is drawn from a generator seeded by (seed, s), so a resumed run sees
@@ -13,9 +14,9 @@ use std::time::Instant;
 use attend_data::lm_text::{lm_tokens, read_text};
 use attend_data::{TokenizerKind, Vocab};
 use attend_model::gpt::{Gpt, GptConfig};
-use burn::module::Module;
+use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
-use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::rngs::StdRng;
@@ -169,6 +170,34 @@ pub fn text_loss(model: &Gpt, ids: &[u32], device: &Device, tail: bool) -> Resul
     Ok((sum / n.max(1) as f64, n))
 }
 
+/// Decoupled weight decay (Loshchilov & Hutter, 2019) of the matrices only,
+/// as nanoGPT's parameter groups do: embeddings and Linear weights shrink by
+/// `factor` = 1 − lr·λ after each Adam step; LayerNorm weights and biases
+/// (1-D) do not. Burn's `AdamW` decays every parameter, hence this mapper.
+struct DecayMatrices {
+    factor: f64,
+}
+
+impl ModuleMapper for DecayMatrices {
+    fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
+        if D < 2 {
+            return param;
+        }
+        let f = self.factor;
+        param.map(|t| {
+            let (trainable, autodiff) = (t.is_require_grad(), t.is_autodiff());
+            // Scale the plain values and re-wrap them as a fresh leaf, as an optimizer step does.
+            let t = t.inner().mul_scalar(f);
+            let t = if autodiff { Tensor::from_inner(t) } else { t };
+            if trainable {
+                t.require_grad()
+            } else {
+                t
+            }
+        })
+    }
+}
+
 fn rng_for(seed: u64, step: usize, stream: u64) -> StdRng {
     StdRng::seed_from_u64(seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ stream.rotate_left(32))
 }
@@ -193,12 +222,8 @@ pub fn train_lm(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, inte
     let device = device.clone().autodiff();
     device.seed(cfg.train.seed);
     let mut model = gcfg.init(&device)?;
-    let mut optim: ModuleOptimizer = AdamWConfig::new()
-        .with_beta_1(cfg.train.beta1)
-        .with_beta_2(cfg.train.beta2)
-        .with_epsilon(cfg.train.epsilon)
-        .with_weight_decay(cfg.train.weight_decay)
-        .init();
+    // Adam plus decoupled weight decay of the matrices (see `DecayMatrices`) = nanoGPT's AdamW.
+    let mut optim: ModuleOptimizer = AdamConfig::new().with_beta_1(cfg.train.beta1).with_beta_2(cfg.train.beta2).with_epsilon(cfg.train.epsilon).init();
     let mut state = TrainState::default();
     if resume {
         let (_, dir) = checkpoint::list(run)
@@ -261,6 +286,9 @@ pub fn train_lm(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, inte
         }
         let lr = schedule.at(state.step + 1);
         model = optim.step(lr, model, grads);
+        if cfg.train.weight_decay > 0.0 {
+            model = model.map(&mut DecayMatrices { factor: 1.0 - lr * cfg.train.weight_decay as f64 });
+        }
         state.step += 1;
         state.tokens += (batch * ctx) as u64;
         step_secs += t.elapsed().as_secs_f64();

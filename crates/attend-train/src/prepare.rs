@@ -58,7 +58,9 @@ pub fn copy_pairs(cfg: &RunConfig, n: usize, seed: u64) -> Vec<Pair> {
 /// loaded from there (a resumed or finished run) instead of built.
 pub fn prepare(cfg: &RunConfig, vocab_dir: Option<&Path>) -> Result<Prepared> {
     let (train_pairs, valid_pairs) = match cfg.task {
-        Task::Lm => return Err(TrainError::Config("a language-model run has no translation pairs (use attend_train::lm)".into())),
+        Task::Lm | Task::Classify => {
+            return Err(TrainError::Config("language-model and classifier runs have no translation pairs".into()))
+        }
         Task::Copy => (
             copy_pairs(cfg, cfg.copy.train_size, cfg.train.seed),
             copy_pairs(cfg, cfg.copy.valid_size, cfg.train.seed.wrapping_add(1_000_003)),

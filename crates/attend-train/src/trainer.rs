@@ -152,7 +152,7 @@ impl Loop<'_> {
     fn score(&self, e: &EvalMetrics) -> f64 {
         match self.cfg.task {
             Task::Copy => e.exact_match * 100.0,
-            Task::Translate | Task::Lm => e.bleu,
+            Task::Translate | Task::Lm | Task::Classify => e.bleu,
         }
     }
 

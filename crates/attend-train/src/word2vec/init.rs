@@ -7,6 +7,7 @@
 use std::path::Path;
 
 use attend_data::{Vocab, WordVectors};
+use attend_model::classifier::Classifier;
 use attend_model::Seq2SeqModel;
 use burn::module::Param;
 use burn::prelude::*;
@@ -30,9 +31,22 @@ fn rms(x: &[f32]) -> f64 {
 
 /// Replaces embedding rows of `model` with `vectors` (read from `path`).
 pub fn init_embeddings(model: &mut Seq2SeqModel, vectors: &WordVectors, path: &Path, src: &Vocab, tgt: &Vocab) -> Result<Vec<InitReport>> {
+    let tables = model.embeddings_mut().into_iter().map(|(t, e)| (t, e, if t == "source" { src } else { tgt })).collect();
+    init_tables(tables, vectors, path)
+}
+
+/// Replaces embedding rows of a classifier with `vectors`.
+pub fn init_classifier(model: &mut Classifier, vectors: &WordVectors, path: &Path, vocab: &Vocab) -> Result<Vec<InitReport>> {
+    let embedding = match model {
+        Classifier::Transformer(m) => &mut m.embed.embedding,
+        Classifier::Lstm(m) => &mut m.embed,
+    };
+    init_tables(vec![("source", embedding, vocab)], vectors, path)
+}
+
+fn init_tables(tables: Vec<(&'static str, &mut burn::nn::Embedding, &Vocab)>, vectors: &WordVectors, path: &Path) -> Result<Vec<InitReport>> {
     let mut reports = Vec::new();
-    for (table, embedding) in model.embeddings_mut() {
-        let vocab = if table == "source" { src } else { tgt };
+    for (table, embedding, vocab) in tables {
         let weight = embedding.weight.val();
         let [rows, width] = weight.dims();
         if vectors.dim() != width {

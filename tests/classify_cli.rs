@@ -1,0 +1,62 @@
+//! `attend train --task classify`, `attend classify` and `attend eval --data`
+//! end to end on generated sentiment data.
+
+mod common;
+use common::{run, tmp_dir};
+
+/// Sentences whose label is given away by one of a few words among filler.
+fn write_data(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let filler = ["the", "film", "was", "a", "story", "about", "two", "people", "and", "their", "day", "in", "town"];
+    let (pos, neg) = (["great", "wonderful", "moving", "superb"], ["dull", "awful", "boring", "tedious"]);
+    let mut x: u64 = 11;
+    let mut next = |m: usize| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 33) as usize % m
+    };
+    let (mut train, mut valid) = (String::new(), String::from("label\ttext\n"));
+    for i in 0..600 {
+        let (label, cue) = if i % 2 == 0 { ("pos", pos[next(4)]) } else { ("neg", neg[next(4)]) };
+        let mut words: Vec<&str> = (0..6 + next(6)).map(|_| filler[next(filler.len())]).collect();
+        let at = next(words.len());
+        words.insert(at, cue);
+        let line = format!("{label}\t{}\n", words.join(" "));
+        if i < 500 { train.push_str(&line) } else { valid.push_str(&line) }
+    }
+    let (t, v) = (dir.join("train.tsv"), dir.join("valid.tsv"));
+    std::fs::write(&t, train).unwrap();
+    std::fs::write(&v, valid).unwrap();
+    (t, v)
+}
+
+#[test]
+fn classifiers_learn_label_and_score_texts() {
+    let dir = tmp_dir("classify-cli");
+    let (train, valid) = write_data(&dir);
+    for arch in ["transformer", "lstm"] {
+        let out = dir.join(arch);
+        let arch_set = format!("model.arch=\"{arch}\"");
+        let (code, stdout, err) = run(&[
+            "train", "--quiet", "--task", "classify", "--data", train.to_str().unwrap(), "--valid", valid.to_str().unwrap(),
+            "--out", out.to_str().unwrap(), "--set", &arch_set, "--set", "model.d_model=32", "--set", "model.d_ff=64",
+            "--set", "model.encoder_layers=1", "--set", "model.dropout=0.1", "--set", "train.epochs=6", "--set", "train.lr=0.003",
+        ]);
+        assert_eq!(code, 0, "{arch}: {stdout}\n{err}");
+        let acc_line = stdout.lines().find(|l| l.contains("accuracy")).expect(&stdout);
+        let acc: f64 = acc_line.split("accuracy ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
+        assert!(acc >= 0.9, "{arch}: {acc_line}");
+        assert!(stdout.contains("confusion") && stdout.contains("macro F1"), "{stdout}");
+
+        let (code, labels, err) = run(&["classify", "--run", out.to_str().unwrap(), "the film was superb", "the film was tedious"]);
+        assert_eq!(code, 0, "{err}");
+        let got: Vec<&str> = labels.lines().map(|l| l.split('\t').next().unwrap()).collect();
+        assert_eq!(got, ["pos", "neg"], "{labels}");
+        let (code, ev, err) = run(&["eval", "--run", out.to_str().unwrap(), "--data", valid.to_str().unwrap()]);
+        assert_eq!(code, 0, "{err}");
+        assert!(ev.starts_with("accuracy ") && ev.contains("(100 texts)"), "{ev}");
+    }
+    let bad = dir.join("bad.tsv");
+    std::fs::write(&bad, "maybe\tthe film was fine\n").unwrap();
+    let (code, _, err) = run(&["eval", "--run", dir.join("lstm").to_str().unwrap(), "--data", bad.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("`maybe`"), "{err}");
+}
