@@ -27,9 +27,9 @@ pub struct Word2VecConfig {
 }
 
 impl Word2VecConfig {
-    /// Input vectors uniform in [-0.5, 0.5)/dim, output vectors zero (word2vec.c).
+    /// Input vectors uniform in [-1, 1)/dim, output vectors zero (gensim 4).
     pub fn init(&self, device: &Device) -> Word2Vec {
-        let half = 0.5 / self.dim as f64;
+        let half = 1.0 / self.dim as f64;
         let input = Tensor::random([self.vocab_size, self.dim], burn::tensor::Distribution::Uniform(-half, half), device);
         Word2Vec::from_tables(input, Tensor::zeros([self.vocab_size, self.dim], device))
     }

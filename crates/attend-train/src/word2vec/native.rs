@@ -30,10 +30,11 @@ unsafe impl Send for Shared {}
 unsafe impl Sync for Shared {}
 
 impl HogwildTables {
-    /// Input vectors uniform in [-0.5, 0.5)/dim (word2vec.c), output vectors zero.
+    /// Input vectors uniform in [-1, 1)/dim (gensim 4; word2vec.c uses half that range),
+    /// output vectors zero.
     pub fn new(vocab: usize, dim: usize, seed: u64) -> Self {
         let mut rng = Lcg::new(seed, u64::MAX);
-        let input = (0..vocab * dim).map(|_| (rng.unit() - 0.5) / dim as f32).collect();
+        let input = (0..vocab * dim).map(|_| (2.0 * rng.unit() - 1.0) / dim as f32).collect();
         Self { input, output: vec![0.0; vocab * dim], dim }
     }
 

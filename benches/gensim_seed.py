@@ -1,0 +1,19 @@
+# gensim 4.4 Word2Vec with bench_w2v.py's settings, 2 workers, a chosen seed, on a prepared file
+# (attend word2vec prepare ...); prints analogy and similarity scores. Run from the attend checkout.
+# Usage: $PY benches/gensim_seed.py SEED prepared.txt
+import sys, json, time
+from gensim.models import Word2Vec
+seed = int(sys.argv[1]); path = sys.argv[2]
+m = Word2Vec(vector_size=100, window=5, negative=5, hs=0, sg=1, min_count=5, sample=1e-3, workers=2, seed=seed)
+m.build_vocab(corpus_file=path)
+t = time.time()
+m.train(corpus_file=path, total_words=m.corpus_total_words, total_examples=m.corpus_count, epochs=5)
+t = time.time() - t
+score, sections = m.wv.evaluate_word_analogies('../shared/data/word-analogy/questions-words.dev.txt', restrict_vocab=30000, case_insensitive=True)
+tot = [s for s in sections if s['section'] == 'Total accuracy'][0]
+ok, bad = len(tot['correct']), len(tot['incorrect'])
+sims = {}
+for f in ['simlex999.dev.txt', 'wordsim353.dev.tsv']:
+    p, s, oov = m.wv.evaluate_word_pairs('../shared/data/word-similarity/' + f, delimiter='\t', case_insensitive=True, restrict_vocab=300000)
+    sims[f] = round(float(s[0]), 4)
+print(json.dumps({"seed": seed, "train_s": round(t, 1), "correct": ok, "evaluated": ok + bad, "acc": round(ok / (ok + bad), 4), **sims}))
