@@ -22,6 +22,16 @@ impl Lcg {
         self.0 = self.0.wrapping_mul(25_214_903_917).wrapping_add(11);
         self.0
     }
+    /// Next value passed through splitmix64's finaliser, so that all 64 bits
+    /// are usable and no two fields of it are correlated (an LCG's low bits
+    /// and consecutive outputs are).
+    #[inline]
+    pub fn mixed(&mut self) -> u64 {
+        let mut z = self.next();
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
     /// Uniform in `0..n`.
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
@@ -88,8 +98,9 @@ impl NoiseTable {
     /// Draws a noise word.
     #[inline]
     pub fn draw(&self, rng: &mut Lcg) -> u32 {
-        let slot = (((rng.next() >> 16) & 0xFFFF_FFFF) * self.prob.len() as u64) >> 32;
-        let coin = ((rng.next() >> 24) & 0xFF_FFFF) as f32 / 16_777_216.0;
+        let r = rng.mixed();
+        let slot = ((r >> 32) * self.prob.len() as u64) >> 32;
+        let coin = (r & 0xFF_FFFF) as f32 / 16_777_216.0;
         let slot = slot as usize;
         if coin < self.prob[slot] {
             slot as u32
