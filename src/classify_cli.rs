@@ -27,6 +27,9 @@ pub struct ClassifyArgs {
 /// Trains a classification run and prints its summary.
 pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &burn::prelude::Device, interrupt: Arc<AtomicBool>, quiet: bool) -> Result<ExitCode> {
     let r = train_classifier(cfg, run, resume, device, interrupt, quiet).with_context(|| format!("training run {}", run.display()))?;
+    for e in &r.init_embeddings {
+        println!("embedding: {} of {} tokens initialised from word vectors", e.found, e.total);
+    }
     println!(
         "{} parameters, {} training and {} validation texts, {} steps in {:.0}s",
         r.params, r.train_texts, r.valid_texts, r.state.step, r.state.elapsed_secs

@@ -276,6 +276,8 @@ pub struct ClassReport {
     pub best: Option<ClassScores>,
     pub train_texts: usize,
     pub valid_texts: usize,
+    /// Embedding rows taken from `model.init_embeddings`.
+    pub init_embeddings: Vec<crate::word2vec::init::InitReport>,
 }
 
 /// Trains (or resumes) a classification run in `run`.
@@ -287,6 +289,7 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
     let mut model = ccfg.init(&device)?;
     let mut optim = AdamConfig::new().with_beta_1(cfg.train.beta1).with_beta_2(cfg.train.beta2).with_epsilon(cfg.train.epsilon).init();
     let mut state = TrainState::default();
+    let mut init_embeddings = Vec::new();
     if resume {
         let (_, dir) = checkpoint::list(run)
             .pop()
@@ -296,7 +299,7 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
     } else {
         if let Some(path) = &cfg.model.init_embeddings {
             let vectors = attend_data::WordVectors::read(path, None)?;
-            crate::word2vec::init::init_classifier(&mut model, &vectors, path, &data.vocab)?;
+            init_embeddings = crate::word2vec::init::init_classifier(&mut model, &vectors, path, &data.vocab)?;
         }
         std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
         cfg.save(&run.join(RunFiles::CONFIG))?;
@@ -360,7 +363,7 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
     } else {
         None
     };
-    Ok(ClassReport { outcome, state, params, best, train_texts: data.train.len(), valid_texts: data.valid.len() })
+    Ok(ClassReport { outcome, state, params, best, train_texts: data.train.len(), valid_texts: data.valid.len(), init_embeddings })
 }
 
 /// A trained classifier with its vocabulary and labels.
