@@ -172,6 +172,22 @@ fn main() -> ExitCode {
     }
 }
 
+/// A flag raised by the first Ctrl-C (training then finishes `what` and writes a
+/// checkpoint); a second Ctrl-C exits at once with status 130.
+fn install_interrupt(what: &'static str) -> Result<Arc<AtomicBool>> {
+    let interrupt = Arc::new(AtomicBool::new(false));
+    let flag = interrupt.clone();
+    ctrlc::set_handler(move || {
+        if flag.swap(true, Ordering::SeqCst) {
+            eprintln!("\nsecond interrupt: exiting without a checkpoint");
+            std::process::exit(130);
+        }
+        eprintln!("\ninterrupt: finishing {what} and writing a checkpoint (Ctrl-C again to quit at once)");
+    })
+    .context("installing the Ctrl-C handler")?;
+    Ok(interrupt)
+}
+
 fn parse_sets(sets: &[String]) -> Result<Vec<(String, toml::Value)>> {
     sets.iter()
         .map(|s| {
@@ -306,16 +322,7 @@ fn cmd_train(a: TrainArgs) -> Result<ExitCode> {
         cfg.train.device = d.clone();
     }
     let device = parse_device(&cfg.train.device).map_err(anyhow::Error::msg)?;
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = interrupt.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting without a checkpoint");
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupt: finishing this step and writing a checkpoint (Ctrl-C again to quit at once)");
-    })
-    .context("installing the Ctrl-C handler")?;
+    let interrupt = install_interrupt("this step")?;
     println!(
         "{} run {} on {device:?} (--device {}; compiled: {})",
         if resume { "resuming" } else { "training" },

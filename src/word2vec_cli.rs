@@ -2,8 +2,6 @@
 
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use attend::data::word_corpus::{corpus_files, write_prepared};
@@ -193,16 +191,7 @@ fn cmd_train(a: W2vTrainArgs) -> Result<ExitCode> {
     if !a.resume && ckpt.exists() {
         bail!("{} holds a checkpoint of an interrupted run: add --resume to continue it, or delete it", ckpt.display());
     }
-    let interrupt = Arc::new(AtomicBool::new(false));
-    let flag = interrupt.clone();
-    ctrlc::set_handler(move || {
-        if flag.swap(true, Ordering::SeqCst) {
-            eprintln!("\nsecond interrupt: exiting without a checkpoint");
-            std::process::exit(130);
-        }
-        eprintln!("\ninterrupt: finishing the jobs in hand and writing a checkpoint (Ctrl-C again to quit at once)");
-    })
-    .context("installing the Ctrl-C handler")?;
+    let interrupt = crate::install_interrupt("the jobs in hand")?;
     let opts = TrainOptions {
         progress: !a.quiet,
         interrupt: Some(interrupt),

@@ -16,25 +16,6 @@ use burn::prelude::*;
 use burn::tensor::activation::{log_sigmoid, sigmoid};
 use burn::tensor::IndexingUpdateOp;
 
-/// Configuration of [`Word2Vec`].
-#[derive(Config, Debug)]
-pub struct Word2VecConfig {
-    /// Number of words.
-    pub vocab_size: usize,
-    /// Width of the word vectors.
-    #[config(default = 100)]
-    pub dim: usize,
-}
-
-impl Word2VecConfig {
-    /// Input vectors uniform in [-1, 1)/dim, output vectors zero (gensim 4).
-    pub fn init(&self, device: &Device) -> Word2Vec {
-        let half = 1.0 / self.dim as f64;
-        let input = Tensor::random([self.vocab_size, self.dim], burn::tensor::Distribution::Uniform(-half, half), device);
-        Word2Vec::from_tables(input, Tensor::zeros([self.vocab_size, self.dim], device))
-    }
-}
-
 /// The two embedding tables of word2vec.
 #[derive(Module, Debug)]
 pub struct Word2Vec {
@@ -60,7 +41,8 @@ pub struct Word2VecBatch {
 }
 
 impl Word2Vec {
-    /// Wraps existing tables.
+    /// Wraps existing tables (the trainer starts from input vectors uniform in
+    /// ±1/dim and zero output vectors, as gensim).
     pub fn from_tables(input: Tensor<2>, output: Tensor<2>) -> Self {
         Self { input: Param::from_tensor(input), output: Param::from_tensor(output) }
     }

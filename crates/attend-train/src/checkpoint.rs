@@ -135,6 +135,14 @@ pub fn load<M: Module>(dir: &Path, model: M, optim: ModuleOptimizer) -> Result<(
     Ok((model, optim, state))
 }
 
+/// Loads the newest checkpoint of `run` into `model` and `optim` (to resume a run).
+pub fn load_newest<M: Module>(run: &Path, model: M, optim: ModuleOptimizer) -> Result<(M, ModuleOptimizer, TrainState)> {
+    let (_, dir) = list(run)
+        .pop()
+        .ok_or_else(|| TrainError::Checkpoint { path: run.join("checkpoints"), reason: "no checkpoint to resume from".into() })?;
+    load(&dir, model, optim)
+}
+
 /// The directory name of the checkpoint at `step`.
 pub fn step_dir(run: &Path, step: usize) -> PathBuf {
     run.join("checkpoints").join(format!("step-{step:08}"))

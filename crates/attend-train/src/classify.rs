@@ -129,6 +129,12 @@ pub struct ClassData {
 /// The labels file of a classification run.
 pub const LABELS: &str = "labels.json";
 
+fn read_labels(run: &Path) -> Result<Vec<String>> {
+    let path = run.join(LABELS);
+    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })
+}
+
 fn spec(cfg: &RunConfig) -> TokenizerSpec {
     TokenizerSpec { kind: cfg.data.tokenizer, lowercase: cfg.data.lowercase }
 }
@@ -172,11 +178,7 @@ pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData
         }
     };
     let (vocab, labels) = match run {
-        Some(run) => {
-            let labels: Vec<String> = serde_json::from_str(&std::fs::read_to_string(run.join(LABELS)).map_err(|e| TrainError::io(&run.join(LABELS), e))?)
-                .map_err(|e| TrainError::Checkpoint { path: run.join(LABELS), reason: e.to_string() })?;
-            (Vocab::load(&run.join(crate::lm::VOCAB))?, labels)
-        }
+        Some(run) => (Vocab::load(&run.join(crate::lm::VOCAB))?, read_labels(run)?),
         None => {
             let tok = spec(cfg).build();
             let seqs: Vec<Vec<String>> = train.iter().map(|d| tok.tokenize(&d.text)).collect();
@@ -291,10 +293,7 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
     let mut state = TrainState::default();
     let mut init_embeddings = Vec::new();
     if resume {
-        let (_, dir) = checkpoint::list(run)
-            .pop()
-            .ok_or_else(|| TrainError::Checkpoint { path: run.join("checkpoints"), reason: "no checkpoint to resume from".into() })?;
-        let (m, o, s) = checkpoint::load(&dir, model, optim)?;
+        let (m, o, s) = checkpoint::load_newest(run, model, optim)?;
         (model, optim, state) = (m.fork(&device), o, s);
     } else {
         if let Some(path) = &cfg.model.init_embeddings {
@@ -376,14 +375,9 @@ pub struct LoadedClassifier {
 
 /// Loads the best weights of a classification run.
 pub fn load_classifier(run: &Path, device: &Device) -> Result<LoadedClassifier> {
-    let cfg_path = run.join(RunFiles::CONFIG);
-    if !cfg_path.exists() {
-        return Err(TrainError::NotARun(run.into()));
-    }
-    let cfg = RunConfig::resolve(Some(&cfg_path), &[])?;
+    let cfg = crate::run::run_config(run)?;
     let vocab = Vocab::load(&run.join(crate::lm::VOCAB))?;
-    let labels: Vec<String> = serde_json::from_str(&std::fs::read_to_string(run.join(LABELS)).map_err(|e| TrainError::io(&run.join(LABELS), e))?)
-        .map_err(|e| TrainError::Checkpoint { path: run.join(LABELS), reason: e.to_string() })?;
+    let labels = read_labels(run)?;
     let model = classifier_config(&cfg, vocab.len(), labels.len())?.init(device)?;
     let model = checkpoint::load_model(model, &run.join(RunFiles::BEST).join("model.bpk"))?;
     Ok(LoadedClassifier { cfg, vocab, labels, model })

@@ -226,10 +226,7 @@ pub fn train_lm(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, inte
     let mut optim: ModuleOptimizer = AdamConfig::new().with_beta_1(cfg.train.beta1).with_beta_2(cfg.train.beta2).with_epsilon(cfg.train.epsilon).init();
     let mut state = TrainState::default();
     if resume {
-        let (_, dir) = checkpoint::list(run)
-            .pop()
-            .ok_or_else(|| TrainError::Checkpoint { path: run.join("checkpoints"), reason: "no checkpoint to resume from".into() })?;
-        let (m, o, s) = checkpoint::load(&dir, model, optim)?;
+        let (m, o, s) = checkpoint::load_newest(run, model, optim)?;
         (model, optim, state) = (m.fork(&device), o, s);
     } else {
         std::fs::create_dir_all(run).map_err(|e| TrainError::io(run, e))?;
@@ -332,20 +329,9 @@ pub struct LoadedLm {
 /// Loads the newest weights of a language-model run (its `best/`, else the
 /// newest checkpoint) on `device`.
 pub fn load_lm(run: &Path, device: &Device) -> Result<LoadedLm> {
-    let cfg_path = run.join(RunFiles::CONFIG);
-    if !cfg_path.exists() {
-        return Err(TrainError::NotARun(run.into()));
-    }
-    let cfg = RunConfig::resolve(Some(&cfg_path), &[])?;
+    let cfg = crate::run::run_config(run)?;
     let vocab = Vocab::load(&run.join(VOCAB))?;
     let model = gpt_config(&cfg, vocab.len()).init(device)?;
-    let best = run.join(RunFiles::BEST).join("model.bpk");
-    let weights = if best.exists() {
-        best
-    } else {
-        let (_, dir) = checkpoint::list(run).pop().ok_or_else(|| TrainError::Checkpoint { path: run.into(), reason: "no weights yet".into() })?;
-        dir.join("model.bpk")
-    };
-    let model = checkpoint::load_model(model, &weights)?;
+    let model = checkpoint::load_model(model, &crate::trainer::weights_dir(run)?.join("model.bpk"))?;
     Ok(LoadedLm { cfg, vocab, model })
 }

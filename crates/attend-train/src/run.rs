@@ -25,14 +25,19 @@ pub struct LoadedRun {
     pub device: Device,
 }
 
+/// The resolved config of the run directory `run` (an error when it is none).
+pub fn run_config(run: &Path) -> Result<RunConfig> {
+    let config_path = run.join(RunFiles::CONFIG);
+    if !config_path.exists() {
+        return Err(TrainError::NotARun(run.into()));
+    }
+    RunConfig::load(&config_path)
+}
+
 impl LoadedRun {
     /// Loads `run` onto `device` (inference only).
     pub fn load(run: &Path, device: &Device) -> Result<Self> {
-        let config_path = run.join(RunFiles::CONFIG);
-        if !config_path.exists() {
-            return Err(TrainError::NotARun(run.into()));
-        }
-        let config = RunConfig::load(&config_path)?;
+        let config = run_config(run)?;
         let src_vocab = Vocab::load(&run.join("vocab.src.json"))?;
         let tgt_vocab = Vocab::load(&run.join("vocab.tgt.json"))?;
         let model_cfg = model_config(&config, src_vocab.len(), tgt_vocab.len())?;

@@ -185,10 +185,7 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
     let mut optim = optimizer(cfg);
     let mut state = TrainState::default();
     if resume {
-        let (_, dir) = checkpoint::list(run)
-            .pop()
-            .ok_or_else(|| TrainError::Checkpoint { path: run.join("checkpoints"), reason: "no checkpoint to resume from".into() })?;
-        let (m, o, s) = checkpoint::load(&dir, model, optim)?;
+        let (m, o, s) = checkpoint::load_newest(run, model, optim)?;
         model = m.fork(&device);
         optim = o;
         state = s;
