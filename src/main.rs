@@ -14,6 +14,7 @@ use attend::train::{LoadedRun, Outcome};
 use clap::{Args, Parser, Subcommand};
 
 mod classify_cli;
+mod compare_cli;
 mod lm_cli;
 mod word2vec_cli;
 
@@ -38,6 +39,9 @@ enum Command {
     Classify(classify_cli::ClassifyArgs),
     /// Continue a text with a trained language model (`train --task lm`), streaming tokens.
     Generate(lm_cli::GenerateArgs),
+    /// Train RNN, LSTM, GRU, LSTM+attention and Transformer translators on the same data
+    /// and budget; print a table and plot BLEU by source length and loss against time.
+    Compare(compare_cli::CompareArgs),
     /// Word vectors: train word2vec, query analogies and neighbours, evaluate.
     #[command(subcommand)]
     Word2vec(word2vec_cli::W2vCommand),
@@ -160,6 +164,7 @@ fn main() -> ExitCode {
         Command::Eval(a) => cmd_eval(a),
         Command::Info(a) => cmd_info(a),
         Command::Word2vec(c) => word2vec_cli::run(c),
+        Command::Compare(a) => compare_cli::cmd_compare(a),
         Command::Classify(a) => run_device(&a.run.clone(), &a.device.clone()).and_then(|d| classify_cli::cmd_classify(a, d)),
         Command::Generate(a) => run_device(a.run_dir(), a.device()).and_then(|d| lm_cli::cmd_generate(a, d)),
     };

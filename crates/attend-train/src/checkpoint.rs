@@ -35,6 +35,16 @@ pub struct TrainState {
     pub elapsed_secs: f64,
     /// Target tokens trained on so far.
     pub tokens: u64,
+    /// Seconds of `elapsed_secs` spent evaluating (so training time is the difference).
+    #[serde(default)]
+    pub eval_secs: f64,
+}
+
+impl TrainState {
+    /// Seconds spent training, evaluation excluded.
+    pub fn train_secs(&self) -> f64 {
+        (self.elapsed_secs - self.eval_secs).max(0.0)
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.

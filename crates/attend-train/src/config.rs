@@ -204,6 +204,12 @@ pub struct TrainSection {
     pub clip_norm: f32,
     /// Evaluate every N steps (0 = only at epoch ends).
     pub eval_every: usize,
+    /// Evaluate every N seconds of training time instead of at epoch ends (0 = off;
+    /// evaluation time is not training time).
+    pub eval_every_s: f64,
+    /// Stop after this many seconds of training time, evaluation excluded (0 = no
+    /// limit); the run then evaluates and checkpoints as at its last step.
+    pub time_budget_s: f64,
     /// Checkpoint every N steps (0 = only at epoch ends).
     pub checkpoint_every: usize,
     /// Validation sentences translated for BLEU (0 = all).
@@ -233,6 +239,8 @@ impl Default for TrainSection {
             weight_decay: 0.0,
             clip_norm: 1.0,
             eval_every: 0,
+            eval_every_s: 0.0,
+            time_budget_s: 0.0,
             checkpoint_every: 200,
             bleu_sentences: 0,
             max_decode_len: 40,

@@ -5,6 +5,7 @@
 pub mod bleu;
 pub mod checkpoint;
 pub mod classify;
+pub mod compare;
 pub mod clip;
 pub mod config;
 pub mod error;

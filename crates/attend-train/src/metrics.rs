@@ -30,10 +30,12 @@ pub struct MetricsRow {
     pub eval: EvalMetrics,
     pub elapsed_secs: f64,
     pub tokens_per_sec: f64,
+    /// Training time so far, evaluation excluded.
+    pub train_secs: f64,
 }
 
 const HEADER: &str =
-    "step,epoch,train_loss,lr,valid_loss,valid_ppl,valid_token_acc,valid_bleu,valid_exact,elapsed_s,tokens_per_s";
+    "step,epoch,train_loss,lr,valid_loss,valid_ppl,valid_token_acc,valid_bleu,valid_exact,elapsed_s,tokens_per_s,train_s";
 
 /// Appends `row` to `path`, writing the header first if the file is new.
 pub fn append(path: &Path, row: &MetricsRow) -> Result<()> {
@@ -50,7 +52,7 @@ pub fn append(path: &Path, row: &MetricsRow) -> Result<()> {
         line.push('\n');
     }
     line.push_str(&format!(
-        "{},{},{:.5},{:.6e},{:.5},{:.4},{:.5},{:.3},{:.5},{:.1},{:.0}\n",
+        "{},{},{:.5},{:.6e},{:.5},{:.4},{:.5},{:.3},{:.5},{:.1},{:.0},{:.1}\n",
         row.step,
         row.epoch,
         row.train_loss,
@@ -61,7 +63,8 @@ pub fn append(path: &Path, row: &MetricsRow) -> Result<()> {
         e.bleu,
         e.exact_match,
         row.elapsed_secs,
-        row.tokens_per_sec
+        row.tokens_per_sec,
+        row.train_secs
     ));
     f.write_all(line.as_bytes()).map_err(|e| TrainError::io(path, e))
 }

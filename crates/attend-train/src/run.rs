@@ -13,7 +13,7 @@ use crate::config::RunConfig;
 use crate::error::{Result, TrainError};
 use crate::prepare::tokenizer_spec;
 use crate::seq2seq;
-use crate::trainer::{model_config, weights_dir, RunFiles};
+use crate::trainer::{model_config, reference_text, weights_dir, RunFiles};
 
 /// A trained translation model with everything needed to use it.
 pub struct LoadedRun {
@@ -37,13 +37,17 @@ pub fn run_config(run: &Path) -> Result<RunConfig> {
 impl LoadedRun {
     /// Loads `run` onto `device` (inference only).
     pub fn load(run: &Path, device: &Device) -> Result<Self> {
+        Self::load_weights(run, &weights_dir(run)?.join("model.bpk"), device)
+    }
+
+    /// Loads `run` with the weights file `weights` (e.g. a checkpoint's `model.bpk`).
+    pub fn load_weights(run: &Path, weights: &Path, device: &Device) -> Result<Self> {
         let config = run_config(run)?;
         let src_vocab = Vocab::load(&run.join("vocab.src.json"))?;
         let tgt_vocab = Vocab::load(&run.join("vocab.tgt.json"))?;
         let model_cfg = model_config(&config, src_vocab.len(), tgt_vocab.len())?;
         let device = device.clone().inner();
-        let weights = weights_dir(run)?.join("model.bpk");
-        let model = checkpoint::load_model(model_cfg.init(&device)?, &weights)?.valid();
+        let model = checkpoint::load_model(model_cfg.init(&device)?, weights)?.valid();
         Ok(Self { tokenizer: tokenizer_spec(&config).build(), config, src_vocab, tgt_vocab, model, device })
     }
 
@@ -62,9 +66,11 @@ impl LoadedRun {
     }
 
     /// Corpus BLEU of the translations of `sources` against `references`
-    /// (identical sources are translated once, with all their references).
+    /// (identical sources are translated once, with all their references;
+    /// references are lowercased when the run lowercases its text).
     pub fn bleu(&self, sources: &[String], references: &[String]) -> Result<(Bleu, usize)> {
-        let (srcs, refs) = seq2seq::group_references(sources, references);
+        let references: Vec<String> = references.iter().map(|r| reference_text(&self.config, r)).collect();
+        let (srcs, refs) = seq2seq::group_references(sources, &references);
         let (hyps, _) = self.translate(&srcs, None)?;
         Ok((corpus_bleu(&hyps, &refs), srcs.len()))
     }

@@ -108,6 +108,17 @@ pub struct Report {
     pub init_embeddings: Vec<crate::word2vec::init::InitReport>,
 }
 
+/// A reference translation as BLEU should see it: lowercased when the run
+/// lowercases its text (its outputs are lowercase, so cased references would
+/// only measure the casing).
+pub fn reference_text(cfg: &RunConfig, text: &str) -> String {
+    if cfg.data.lowercase {
+        text.to_lowercase()
+    } else {
+        text.to_string()
+    }
+}
+
 fn step_seed(seed: u64, step: usize) -> u64 {
     seed.wrapping_mul(0x2545_F491_4F6C_DD1D).wrapping_add(step as u64).rotate_left(17) ^ 0xA5A5_5A5A
 }
@@ -212,7 +223,7 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
         device: device.clone(),
         schedule,
         valid_src: data.valid_pairs.iter().map(|p| p.src.clone()).collect(),
-        valid_ref: data.valid_pairs.iter().map(|p| p.tgt.clone()).collect(),
+        valid_ref: data.valid_pairs.iter().map(|p| reference_text(cfg, &p.tgt)).collect(),
     };
     let params = model.num_params();
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total_steps as u64) };
@@ -223,11 +234,13 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
     bar.set_position(state.step as u64);
     let started = Instant::now();
     let elapsed_before = state.elapsed_secs;
+    let train_secs_before = state.train_secs();
     let tokens_before = state.tokens;
     let mut last_eval = None;
     let mut window_loss = (0f64, 0usize);
     let mut outcome = Outcome::Finished;
-    'epochs: while state.epoch < cfg.train.epochs && state.step < total_steps {
+    let within_budget = |s: &TrainState| cfg.train.time_budget_s <= 0.0 || s.train_secs() < cfg.train.time_budget_s;
+    'epochs: while state.epoch < cfg.train.epochs && state.step < total_steps && within_budget(&state) {
         let batches = batcher.epoch_batches(&data.train, state.epoch as u64);
         while state.batch_in_epoch < batches.len() {
             if state.step >= total_steps {
@@ -248,12 +261,17 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
             }
             let lr = l.schedule.at(state.step + 1);
             model = optim.step(lr, model, grads);
+            let trained_before = state.train_secs();
             state.step += 1;
             state.batch_in_epoch += 1;
             state.tokens += batch.tgt_out.tokens() as u64;
             state.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
             window_loss = (window_loss.0 + loss_value as f64, window_loss.1 + 1);
-            let tok_s = (state.tokens - tokens_before) as f64 / started.elapsed().as_secs_f64().max(1e-9);
+            let trained = state.train_secs();
+            let tok_s = (state.tokens - tokens_before) as f64 / (trained - train_secs_before).max(1e-9);
+            let budget_hit = cfg.train.time_budget_s > 0.0 && trained >= cfg.train.time_budget_s;
+            let every_s = cfg.train.eval_every_s;
+            let timed_eval = every_s > 0.0 && (trained / every_s).floor() > (trained_before / every_s).floor();
             bar.set_position(state.step as u64);
             bar.set_message(format!("epoch {} loss {loss_value:.3} lr {lr:.2e} {tok_s:.0} tok/s", state.epoch + 1));
             let epoch_end = state.batch_in_epoch == batches.len();
@@ -261,11 +279,16 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
                 state.epoch += 1;
                 state.batch_in_epoch = 0;
             }
-            let eval_now = epoch_end
+            let eval_now = (epoch_end && every_s <= 0.0)
+                || budget_hit
+                || timed_eval
                 || state.step == total_steps
                 || (cfg.train.eval_every > 0 && state.step % cfg.train.eval_every == 0);
             if eval_now {
+                let eval_started = Instant::now();
                 let e = l.evaluate(&model)?;
+                state.eval_secs += eval_started.elapsed().as_secs_f64();
+                state.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
                 let train_loss = window_loss.0 / window_loss.1.max(1) as f64;
                 window_loss = (0.0, 0);
                 let row = MetricsRow {
@@ -276,6 +299,7 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
                     eval: e.clone(),
                     elapsed_secs: state.elapsed_secs,
                     tokens_per_sec: tok_s,
+                    train_secs: trained,
                 };
                 metrics::append(&run.join(RunFiles::METRICS), &row)?;
                 let line = format!(
@@ -292,6 +316,7 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
                 last_eval = Some(e);
             }
             let ckpt_now = epoch_end
+                || budget_hit
                 || state.step == total_steps
                 || (cfg.train.checkpoint_every > 0 && state.step % cfg.train.checkpoint_every == 0);
             let interrupted = interrupt.load(Ordering::SeqCst);
@@ -301,6 +326,9 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
             }
             if interrupted {
                 outcome = Outcome::Interrupted;
+                break 'epochs;
+            }
+            if budget_hit {
                 break 'epochs;
             }
         }

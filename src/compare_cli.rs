@@ -1,0 +1,88 @@
+//! `attend compare`: trains several encoder–decoders on the same data with the
+//! same training-time budget and prints one table; writes two plots.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use attend::device::parse_device;
+use attend::train::compare::{compare, configs, table, CompareOptions, DEFAULT_ARCHS};
+use clap::Args;
+
+#[derive(Args)]
+pub struct CompareArgs {
+    /// A TOML config for the data and shared settings (default: the bundled Tatoeba run).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Override one config value for every model, e.g. `--set data.batch_size=32` (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    sets: Vec<String>,
+    /// Architectures to compare, comma-separated (values of model.arch).
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_ARCHS.map(String::from))]
+    archs: Vec<String>,
+    /// Training seconds per model (evaluation time excluded).
+    #[arg(long, value_name = "SECS", default_value_t = 300.0)]
+    budget: f64,
+    /// Evaluations per model within its budget (points of the loss-against-time curve).
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    evals: usize,
+    /// Match every other model's parameter count to this architecture's by choosing its
+    /// width (`none`: use the configs as they are).
+    #[arg(long = "match", value_name = "ARCH", default_value = "transformer")]
+    match_to: String,
+    /// Source-length buckets of the BLEU-by-length plot.
+    #[arg(long, value_name = "N", default_value_t = 4)]
+    buckets: usize,
+    /// Output directory: one run per model, compare.md, compare.csv and the plots.
+    /// Running the same command again resumes it.
+    #[arg(long, value_name = "DIR", default_value = "runs/compare")]
+    out: PathBuf,
+    /// Device, e.g. `cpu`, `wgpu` (see `attend info`).
+    #[arg(long, value_name = "DEVICE", default_value = "auto")]
+    device: String,
+    /// Only print the comparison, not each run's progress.
+    #[arg(long)]
+    quiet: bool,
+}
+
+pub fn cmd_compare(a: CompareArgs) -> Result<ExitCode> {
+    if let Some(c) = &a.config {
+        crate::check_file(c, "--config")?;
+    }
+    if !(a.budget > 0.0) {
+        bail!("--budget {}: must be a positive number of seconds", a.budget);
+    }
+    if a.archs.is_empty() {
+        bail!("--archs: name at least one architecture");
+    }
+    let sets = crate::parse_sets(&a.sets)?;
+    let match_to = (a.match_to != "none").then(|| a.match_to.clone());
+    let opts = CompareOptions {
+        archs: a.archs.clone(),
+        budget_s: a.budget,
+        evals: a.evals.max(1),
+        match_to,
+        buckets: a.buckets.max(1),
+        out: a.out.clone(),
+        quiet: a.quiet,
+    };
+    let device = parse_device(&a.device).map_err(anyhow::Error::msg)?;
+    let cfgs = configs(a.config.as_deref(), &sets, &opts, &device).context("resolving the compared configs")?;
+    println!(
+        "comparing {} on {device:?}: {:.0} s of training each, {} evaluations, output in {}",
+        opts.archs.join(", "),
+        opts.budget_s,
+        opts.evals,
+        opts.out.display()
+    );
+    let interrupt = crate::install_interrupt("this step")?;
+    let Some(cmp) = compare(&cfgs, &opts, &device, interrupt).context("comparing")? else {
+        println!("interrupted; run the same command again to continue");
+        return Ok(ExitCode::from(130));
+    };
+    println!("\n{}", table(&cmp));
+    for f in &cmp.files {
+        println!("wrote {}", f.display());
+    }
+    Ok(ExitCode::SUCCESS)
+}
