@@ -112,7 +112,13 @@ pub fn cmd_generate(a: GenerateArgs, device: burn::prelude::Device) -> Result<Ex
         tokens.len(),
         secs,
         tokens.len() as f64 / secs.max(1e-9),
-        if a.no_cache { "no cache" } else { "key/value cache" }
+        if a.no_cache {
+            "no cache"
+        } else if lm.model.windowed() {
+            "key/value cache"
+        } else {
+            "recurrent state carried"
+        }
     );
     Ok(ExitCode::SUCCESS)
 }
@@ -136,7 +142,7 @@ pub fn cmd_eval_text(run: &Path, text: &Path, device: burn::prelude::Device) -> 
     );
     println!(
         "full {}-token windows only ({wn} tokens): loss {windows_loss:.4} nats/token",
-        lm.model.context
+        lm.model.context()
     );
     Ok(ExitCode::SUCCESS)
 }

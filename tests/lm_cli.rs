@@ -33,6 +33,31 @@ fn train_lm(dir: &std::path::Path, name: &str, extra: &[&str]) -> (i32, String, 
 }
 
 #[test]
+fn a_recurrent_language_model_learns_generates_and_scores_too() {
+    let dir = tmp_dir("lm-cli-lstm");
+    let (code, out, err) = train_lm(&dir, "run", &["--set", "model.arch=\"lstm\"", "--set", "train.max_steps=300"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let line = out.lines().find(|l| l.starts_with("validation loss over every full")).expect(&out);
+    let loss: f64 = line.split_whitespace().nth(7).unwrap().parse().unwrap();
+    assert!(loss < 0.6, "{line}");
+    let r = dir.join("run");
+    let r = r.to_str().unwrap();
+    // 60 characters: longer than the 32-character training window; the state carries on.
+    let (code, gen, err) = run(&["generate", "--run", r, "--prompt", "the cat", "--max-tokens", "60", "--temperature", "0"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(gen.starts_with("the cat sat on the mat.\nthe cat sat on the mat"), "{gen}");
+    assert!(err.contains("recurrent state carried"), "{err}");
+    let (_, plain, _) = run(&["generate", "--run", r, "--prompt", "the cat", "--max-tokens", "60", "--temperature", "0", "--no-cache"]);
+    assert_eq!(plain, gen);
+    let (code, ev, err) = run(&["eval", "--run", r, "--text", dir.join("abc.txt").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(ev.contains("bits/character"), "{ev}");
+    let (code, _, err) = train_lm(&dir, "bad", &["--set", "model.arch=\"lstm-attention\"", "--set", "train.max_steps=3"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("gpt, rnn, lstm or gru"), "{err}");
+}
+
+#[test]
 fn a_language_model_learns_a_text_generates_and_scores_it() {
     let dir = tmp_dir("lm-cli");
     let (code, out, err) = train_lm(&dir, "run", &["--set", "train.max_steps=500"]);

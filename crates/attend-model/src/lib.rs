@@ -2,7 +2,8 @@
 //! learns them: token embedding, positional encoding, scaled dot-product
 //! attention, multi-head attention, feed-forward, encoder, decoder, the
 //! encoder–decoder Transformer, and decoding; and the recurrent road to it:
-//! the RNN, LSTM and GRU cells and recurrent layers; and before them all,
+//! the RNN, LSTM and GRU cells and recurrent layers, the recurrent language
+//! model and encoder–decoders; and before them all,
 //! word2vec's embedding tables.
 //!
 //! Everything is backend-agnostic: Burn picks the backend from the `Device`
@@ -19,14 +20,17 @@ pub mod error;
 pub mod feed_forward;
 pub mod gpt;
 pub mod gru;
+pub mod language_model;
 pub mod lstm;
 pub mod multi_head;
 pub mod positional;
 pub mod recurrent;
+pub mod recurrent_lm;
 pub mod recurrent_seq2seq;
 pub mod rnn;
 pub mod seq2seq;
 pub mod transformer;
+pub mod vector_decoder;
 pub mod word2vec;
 
 pub use decode::{greedy, AttentionPick, Decoded};
@@ -36,7 +40,10 @@ pub use error::ModelError;
 pub use feed_forward::Activation;
 pub use positional::PositionalKind;
 pub use additive_attention::Score;
+pub use language_model::{LanguageModel, LanguageModelConfig, LmCache};
+pub use recurrent_lm::{RecurrentLm, RecurrentLmConfig};
 pub use recurrent_seq2seq::{RecurrentSeq2Seq, RecurrentSeq2SeqConfig};
 pub use seq2seq::{Memory, Seq2SeqConfig, Seq2SeqModel};
 pub use recurrent::{Cell, CellKind, Recurrent, RecurrentConfig, RecurrentState};
 pub use transformer::{Transformer, TransformerConfig};
+pub use vector_decoder::{VectorDecoder, VectorDecoderConfig};

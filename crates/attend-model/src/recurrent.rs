@@ -197,18 +197,32 @@ impl Recurrent {
     /// Returns the top layer's outputs `[batch, seq, d_hidden × directions]`
     /// and the final state of every layer and direction (forward first, then backward).
     pub fn forward(&self, x: Tensor<3>, pad: Option<&Tensor<2, Bool>>) -> (Tensor<3>, Vec<RecurrentState>) {
+        self.forward_from(x, pad, None)
+    }
+
+    /// As [`forward`](Self::forward), with the forward layers starting from
+    /// `init` (one state per layer, e.g. the final states of the previous chunk
+    /// of a text) instead of zeros.
+    pub fn forward_from(
+        &self,
+        x: Tensor<3>,
+        pad: Option<&Tensor<2, Bool>>,
+        init: Option<Vec<RecurrentState>>,
+    ) -> (Tensor<3>, Vec<RecurrentState>) {
         let [batch, _, _] = x.dims();
         let device = x.device();
         let kind = self.forward[0].kind();
         let mut finals = Vec::new();
         let mut backward_finals = Vec::new();
+        let mut init = init.map(|v| v.into_iter());
         let mut input = x;
         for (l, cell) in self.forward.iter().enumerate() {
             if l > 0 {
                 input = self.dropout.forward(input);
             }
             let zero = RecurrentState::zeros(kind, batch, self.d_hidden, &device);
-            let (out_f, fin_f) = cell.run(input.clone(), pad, false, zero.clone());
+            let start = init.as_mut().and_then(|i| i.next()).unwrap_or_else(|| zero.clone());
+            let (out_f, fin_f) = cell.run(input.clone(), pad, false, start);
             finals.push(fin_f);
             input = match self.backward.get(l) {
                 Some(back) => {

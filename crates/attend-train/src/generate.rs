@@ -8,7 +8,7 @@
 //! (the cache is then rebuilt from those tokens). Cached and uncached
 //! generation follow the same rule, so they compute the same logits.
 
-use attend_model::gpt::{Gpt, KvCache};
+use attend_model::{LanguageModel, LmCache};
 use burn::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -112,7 +112,7 @@ fn last_row(logits: Tensor<3>) -> Result<Vec<f32>> {
 /// `on_token(token, logits)` as each is chosen, so that a caller can print it
 /// at once. With `cached` the key/value cache is used; the output is the same.
 pub fn generate(
-    model: &Gpt,
+    model: &LanguageModel,
     prompt: &[u32],
     max_tokens: usize,
     sampling: &SamplingConfig,
@@ -124,18 +124,22 @@ pub fn generate(
     if prompt.is_empty() {
         return Err(TrainError::Config("the prompt must have at least one token".into()));
     }
-    let ctx = model.context;
+    let ctx = model.context();
     let keep = (ctx / 2).max(1);
+    let windowed = model.windowed();
     let mut rng = StdRng::seed_from_u64(sampling.seed);
     let mut seq: Vec<u32> = prompt.to_vec();
-    // The window of `seq` the model sees starts at `start`.
-    let mut start = seq.len().saturating_sub(ctx);
-    let mut cache: Option<KvCache> = None;
+    // The window of `seq` the model sees starts at `start` (always 0 for a
+    // recurrent model, whose state holds the whole past).
+    let mut start = if windowed { seq.len().saturating_sub(ctx) } else { 0 };
+    let mut cache: Option<LmCache> = None;
+    // Tokens of the window already fed to the cache.
+    let mut fed = 0;
     let mut out = Vec::with_capacity(max_tokens);
     for _ in 0..max_tokens {
         let logits = if cached {
-            let fed = cache.as_ref().map_or(0, |c| c.len());
             let l = model.forward_cached(ids_tensor(&seq[start + fed..], device), &mut cache)?;
+            fed = seq.len() - start;
             last_row(l)?
         } else {
             last_row(model.forward(ids_tensor(&seq[start..], device))?)?
@@ -144,9 +148,10 @@ pub fn generate(
         on_token(token, &logits);
         out.push(token);
         seq.push(token);
-        if seq.len() - start > ctx {
+        if windowed && seq.len() - start > ctx {
             start = seq.len() - keep;
             cache = None;
+            fed = 0;
         }
     }
     Ok(out)

@@ -18,6 +18,7 @@ pub mod run;
 pub mod schedule;
 pub mod seq2seq;
 pub mod trainer;
+pub mod vector_seq;
 pub mod word2vec;
 
 pub use config::{RunConfig, Task};

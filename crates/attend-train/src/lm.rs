@@ -13,7 +13,8 @@ use std::time::Instant;
 
 use attend_data::lm_text::{lm_tokens, read_text};
 use attend_data::{TokenizerKind, Vocab};
-use attend_model::gpt::{Gpt, GptConfig};
+use attend_model::gpt::GptConfig;
+use attend_model::{CellKind, LanguageModel, LanguageModelConfig, RecurrentLmConfig};
 use burn::module::{Module, ModuleMapper, Param};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
@@ -113,6 +114,29 @@ pub fn gpt_config(cfg: &RunConfig, vocab: usize) -> GptConfig {
         .with_positional(m.positional)
 }
 
+/// The model config of a language-model run: `model.arch` `gpt` (the
+/// decoder-only Transformer) or `rnn`, `lstm`, `gru` (a recurrent language
+/// model of `model.decoder_layers` layers, width `model.d_model`, trained on
+/// windows of `model.max_len` tokens).
+pub fn lm_config(cfg: &RunConfig, vocab: usize) -> Result<LanguageModelConfig> {
+    let m = &cfg.model;
+    let cell = match m.arch.as_str() {
+        "gpt" => return Ok(LanguageModelConfig::Gpt(gpt_config(cfg, vocab))),
+        "rnn" => CellKind::Rnn,
+        "lstm" => CellKind::Lstm,
+        "gru" => CellKind::Gru,
+        other => return Err(TrainError::Config(format!("model.arch = {other:?}: a language model is gpt, rnn, lstm or gru"))),
+    };
+    Ok(LanguageModelConfig::Recurrent(
+        RecurrentLmConfig::new(vocab)
+            .with_cell(cell)
+            .with_d_model(m.d_model)
+            .with_n_layers(m.decoder_layers)
+            .with_dropout(m.dropout)
+            .with_context(m.max_len),
+    ))
+}
+
 /// `batch` random windows of `ctx + 1` tokens: inputs and next-token targets, `[batch, ctx]` each.
 fn windows(ids: &[u32], batch: usize, ctx: usize, rng: &mut StdRng, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
     let (mut x, mut y) = (Vec::with_capacity(batch * ctx), Vec::with_capacity(batch * ctx));
@@ -127,7 +151,7 @@ fn windows(ids: &[u32], batch: usize, ctx: usize, rng: &mut StdRng, device: &Dev
     )
 }
 
-fn loss_of(model: &Gpt, x: Tensor<2, Int>, y: Tensor<2, Int>) -> Result<Tensor<1>> {
+fn loss_of(model: &LanguageModel, x: Tensor<2, Int>, y: Tensor<2, Int>) -> Result<Tensor<1>> {
     let logits = model.forward(x)?; // [batch, ctx, vocab]
     let [b, t, v] = logits.dims();
     let device = logits.device();
@@ -140,8 +164,8 @@ fn loss_of(model: &Gpt, x: Tensor<2, Int>, y: Tensor<2, Int>) -> Result<Tensor<1
 /// (every token is scored); without it only full windows count (the peer
 /// benchmark's `final_val_loss_full`). Returns the loss and the number of
 /// predicted tokens.
-pub fn text_loss(model: &Gpt, ids: &[u32], device: &Device, tail: bool) -> Result<(f64, usize)> {
-    let ctx = model.context;
+pub fn text_loss(model: &LanguageModel, ids: &[u32], device: &Device, tail: bool) -> Result<(f64, usize)> {
+    let ctx = model.context();
     let n = ids.len().saturating_sub(1);
     let (full, rest) = (n / ctx, if tail { n % ctx } else { 0 });
     let n = full * ctx + rest;
@@ -218,7 +242,7 @@ pub struct LmReport {
 /// Trains (or resumes) a language-model run in `run`.
 pub fn train_lm(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interrupt: Arc<AtomicBool>, quiet: bool) -> Result<LmReport> {
     let data = prepare_lm(cfg, resume.then_some(run))?;
-    let gcfg = gpt_config(cfg, data.vocab.len());
+    let gcfg = lm_config(cfg, data.vocab.len())?;
     let device = device.clone().autodiff();
     device.seed(cfg.train.seed);
     let mut model = gcfg.init(&device)?;
@@ -247,7 +271,7 @@ pub fn train_lm(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, inte
     let elapsed_before = state.elapsed_secs;
     let mut step_secs = 0f64;
     let mut outcome = Outcome::Finished;
-    let estimate = |model: &Gpt, step: usize| -> Result<(f64, f64)> {
+    let estimate = |model: &LanguageModel, step: usize| -> Result<(f64, f64)> {
         let m = model.valid();
         let inner = device.clone().inner();
         let mut out = [0f64; 2];
@@ -323,7 +347,7 @@ pub fn train_lm(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, inte
 pub struct LoadedLm {
     pub cfg: RunConfig,
     pub vocab: Vocab,
-    pub model: Gpt,
+    pub model: LanguageModel,
 }
 
 /// Loads the newest weights of a language-model run (its `best/`, else the
@@ -331,7 +355,7 @@ pub struct LoadedLm {
 pub fn load_lm(run: &Path, device: &Device) -> Result<LoadedLm> {
     let cfg = crate::run::run_config(run)?;
     let vocab = Vocab::load(&run.join(VOCAB))?;
-    let model = gpt_config(&cfg, vocab.len()).init(device)?;
+    let model = lm_config(&cfg, vocab.len())?.init(device)?;
     let model = checkpoint::load_model(model, &crate::trainer::weights_dir(run)?.join("model.bpk"))?;
     Ok(LoadedLm { cfg, vocab, model })
 }

@@ -1,8 +1,10 @@
-//! The decoder-only language model: causal, and generation with the key/value
-//! cache computes the same logits as recomputing the whole context, through
-//! window jumps; a seed reproduces the same text.
+//! The language models: the decoder-only Transformer is causal, and generation
+//! with the key/value cache computes the same logits as recomputing the whole
+//! context, through window jumps; the recurrent model's carried state gives the
+//! same logits as rerunning the whole text; a seed reproduces the same text.
 
-use attend_model::gpt::{Gpt, GptConfig};
+use attend_model::gpt::GptConfig;
+use attend_model::{CellKind, LanguageModel, RecurrentLmConfig};
 use attend_train::generate::{generate, SamplingConfig};
 use burn::prelude::*;
 
@@ -11,9 +13,14 @@ fn device() -> Device {
     Device::ndarray()
 }
 
-fn model(dev: &Device) -> Gpt {
+fn model(dev: &Device) -> LanguageModel {
     dev.seed(5);
-    GptConfig::new(11).with_context(8).with_d_model(16).with_n_heads(2).with_n_layers(2).with_d_ff(32).init(dev).unwrap()
+    LanguageModel::Gpt(GptConfig::new(11).with_context(8).with_d_model(16).with_n_heads(2).with_n_layers(2).with_d_ff(32).init(dev).unwrap())
+}
+
+fn recurrent(dev: &Device, cell: CellKind) -> LanguageModel {
+    dev.seed(6);
+    LanguageModel::Recurrent(RecurrentLmConfig::new(11).with_cell(cell).with_d_model(16).with_n_layers(2).with_context(8).init(dev).unwrap())
 }
 
 #[test]
@@ -78,5 +85,33 @@ fn every_weight_of_the_model_is_trained() {
             _ => true,
         };
         assert!(has, "parameter {id:?} (rank {rank}) gets no gradient");
+    }
+}
+
+#[test]
+fn recurrent_state_continues_the_text_exactly() {
+    let dev = device();
+    for cell in [CellKind::Rnn, CellKind::Lstm, CellKind::Gru] {
+        let m = recurrent(&dev, cell);
+        let s = SamplingConfig { temperature: 1.0, top_k: 0, top_p: 1.0, seed: 3, banned: vec![] };
+        let run = |cached: bool| {
+            let mut logits = Vec::new();
+            let out = generate(&m, &[3, 4, 5], 20, &s, cached, &dev, |_, l| logits.push(l.to_vec())).unwrap();
+            (out, logits)
+        };
+        let (plain, l_plain) = run(false);
+        let (cached, l_cached) = run(true);
+        // 23 tokens, past the training window of 8: no window for a recurrent state.
+        assert_eq!(plain, cached, "{cell:?}");
+        for (step, (a, b)) in l_plain.iter().zip(&l_cached).enumerate() {
+            let diff = a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(diff < 1e-4, "{cell:?} step {step}: logits differ by {diff}");
+        }
+        // A recurrent model is causal too.
+        let ids = |v: Vec<i64>| Tensor::<2, Int>::from_data(TensorData::new(v, [1, 5]), &dev);
+        let a = m.forward(ids(vec![1, 2, 3, 4, 5])).unwrap().try_into_vec_as::<f32>().unwrap();
+        let b = m.forward(ids(vec![1, 2, 9, 9, 9])).unwrap().try_into_vec_as::<f32>().unwrap();
+        assert_eq!(a[..2 * 11], b[..2 * 11]);
+        assert_ne!(a[2 * 11..3 * 11], b[2 * 11..3 * 11]);
     }
 }

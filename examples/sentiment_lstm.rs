@@ -1,0 +1,51 @@
+//! Sequence → vector: sentiment classification with an LSTM. A bidirectional
+//! LSTM reads each movie-review sentence of the bundled rt-polarity data
+//! (Pang & Lee, 2005: 4,798 positive and 4,798 negative snippets; a tenth of
+//! them held out for validation) and the mean of its states over the sentence
+//! is one vector, mapped to "pos" or "neg".
+//!
+//!     cargo run --release --example sentiment_lstm
+//!
+//! The same from the CLI: `attend train --task classify --set model.arch='"lstm"' …`
+//! (the settings below), then `attend classify --run RUN "a gripping film"`.
+//! Result measured on the 2-core CPU: see the "Four modes" section of BENCHMARKS.md.
+
+mod common;
+
+use attend::train::classify::{encode_text, load_classifier, probabilities, train_classifier};
+use attend::train::config::classify_overrides;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cfg = common::config(
+        classify_overrides(),
+        &[
+            ("model.arch", "\"lstm\""),
+            ("model.d_model", "100"),
+            ("model.encoder_layers", "1"),
+            ("model.bidirectional", "true"),
+            ("model.dropout", "0.5"),
+            ("train.lr", "0.001"),
+            ("train.epochs", "5"),
+        ],
+    )?;
+    let run = common::fresh_run("sentiment-lstm")?;
+    let device = common::device()?;
+    println!("training a bidirectional LSTM sentiment classifier on rt-polarity for {} epochs…", cfg.train.epochs);
+    let r = train_classifier(&cfg, &run, false, &device, common::no_interrupt(), false)?;
+    println!("{} parameters, {} training and {} validation sentences, {:.0} s", r.params, r.train_texts, r.valid_texts, r.state.elapsed_secs);
+    if let Some(best) = &r.best {
+        println!("best epoch (step {}): {}\n", r.state.best_step, best.report());
+    }
+    let c = load_classifier(&run, &device)?;
+    let texts = [
+        "a gripping , beautifully acted film that stays with you .",
+        "a tedious , overlong mess with nothing to say .",
+        "not as bad as i feared , but not good either .",
+    ];
+    let ids: Vec<Vec<u32>> = texts.iter().map(|t| encode_text(&c.cfg, &c.vocab, t)).collect();
+    for (text, p) in texts.iter().zip(probabilities(&c.model, &ids, &device)?) {
+        let k = if p[0] >= p[1] { 0 } else { 1 };
+        println!("{}\t{:.3}\t{text}", c.labels[k], p[k]);
+    }
+    Ok(())
+}

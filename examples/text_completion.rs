@@ -1,0 +1,62 @@
+//! Sequence → sequence: text completion with a recurrent language model.
+//! A two-layer LSTM reads the bundled Tiny Shakespeare one character at a
+//! time and learns to predict the next; then it continues a prompt, carrying
+//! its state from character to character (no window, no recomputation).
+//!
+//!     cargo run --release --example text_completion
+//!
+//! The same model from the CLI: `attend train --task lm --set model.arch='"lstm"' …`
+//! (the settings below), then `attend generate --run RUN --prompt "ROMEO:"`.
+//! Data: `data/tinyshakespeare` (train 1,003,854 / valid 111,540 characters).
+//! Result measured on the 2-core CPU: see the "Four modes" section of BENCHMARKS.md.
+
+mod common;
+
+use std::io::Write;
+
+use attend::data::lm_text::lm_detokenize;
+use attend::train::config::lm_overrides;
+use attend::train::generate::{generate, SamplingConfig};
+use attend::train::lm::{encode, load_lm, train_lm};
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let cfg = common::config(
+        lm_overrides(),
+        &[
+            ("model.arch", "\"lstm\""),
+            ("model.d_model", "256"),
+            ("model.decoder_layers", "2"),
+            ("model.dropout", "0.1"),
+            ("data.batch_size", "32"),
+            ("train.max_steps", "1000"),
+            ("train.lr", "0.003"),
+            ("train.min_lr", "0.0003"),
+            ("train.weight_decay", "0.0"),
+            ("train.eval_every", "250"),
+            ("train.checkpoint_every", "250"),
+        ],
+    )?;
+    let run = common::fresh_run("text-completion")?;
+    let device = common::device()?;
+    println!("training a {}-layer LSTM language model (width {}) on Tiny Shakespeare, {} steps…", cfg.model.decoder_layers, cfg.model.d_model, cfg.train.max_steps);
+    let r = train_lm(&cfg, &run, false, &device, common::no_interrupt(), false)?;
+    println!("{} parameters; {} steps in {:.0} s", r.params, r.state.step, r.state.elapsed_secs);
+    if let Some(l) = r.valid_loss_full {
+        println!("validation loss over every full {}-character window: {l:.4} nats/char ({:.3} bits/char)\n", cfg.model.max_len, l / std::f64::consts::LN_2);
+    }
+    let lm = load_lm(&run, &device)?;
+    let prompt_text = "ROMEO:\n";
+    let prompt = encode(&lm.vocab, prompt_text, &lm.cfg);
+    let banned = vec![attend::data::PAD, attend::data::BOS, attend::data::EOS];
+    let sampling = SamplingConfig { temperature: 0.8, top_k: 0, top_p: 1.0, seed: 1, banned };
+    let mut out = std::io::stdout().lock();
+    write!(out, "{prompt_text}")?;
+    let kind = lm.cfg.data.tokenizer;
+    generate(&lm.model, &prompt, 400, &sampling, true, &device, |t, _| {
+        let token = lm.vocab.token(t);
+        let _ = write!(out, "{}", lm_detokenize(token, kind, true));
+        let _ = out.flush();
+    })?;
+    writeln!(out)?;
+    Ok(())
+}
