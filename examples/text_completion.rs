@@ -28,12 +28,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("model.decoder_layers", "2"),
             ("model.dropout", "0.1"),
             ("data.batch_size", "32"),
-            ("train.max_steps", "1000"),
+            ("train.max_steps", "400"),
             ("train.lr", "0.003"),
             ("train.min_lr", "0.0003"),
             ("train.weight_decay", "0.0"),
-            ("train.eval_every", "250"),
-            ("train.checkpoint_every", "250"),
+            ("train.eval_every", "100"),
+            ("train.checkpoint_every", "100"),
         ],
     )?;
     let run = common::fresh_run("text-completion")?;

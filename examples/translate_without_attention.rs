@@ -23,7 +23,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             ("train.schedule", "\"constant\""),
             ("train.lr", "0.002"),
             ("train.warmup_steps", "100"),
-            ("train.epochs", "8"),
+            ("train.epochs", "6"),
             ("train.eval_every_s", "0"),
         ],
     )?;

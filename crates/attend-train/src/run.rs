@@ -37,6 +37,7 @@ pub fn run_config(run: &Path) -> Result<RunConfig> {
 impl LoadedRun {
     /// Loads `run` onto `device` (inference only).
     pub fn load(run: &Path, device: &Device) -> Result<Self> {
+        run_config(run)?; // "not a run" before "no weights yet"
         Self::load_weights(run, &weights_dir(run)?.join("model.bpk"), device)
     }
 

@@ -34,16 +34,17 @@ pub struct SpellOptions {
     pub dropout: f64,
     /// Longest sequence kept (characters); longer words are left out.
     pub max_len: usize,
-    /// Scale every vector to unit length first (word2vec norms mostly encode frequency).
+    /// Scale every vector to the same length first, √dim (so its entries are ±1 on
+    /// average; word2vec norms mostly encode frequency).
     pub unit_vectors: bool,
 }
 
 impl Default for SpellOptions {
     fn default() -> Self {
         Self {
-            epochs: 15,
-            batch_size: 64,
-            lr: 2e-3,
+            epochs: 20,
+            batch_size: 32,
+            lr: 3e-3,
             seed: 1,
             valid_fraction: 0.1,
             cell: CellKind::Gru,
@@ -151,7 +152,8 @@ pub fn train_speller(
         let mut v = vectors.row(i).to_vec();
         if opts.unit_vectors {
             let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-            v.iter_mut().for_each(|x| *x /= norm);
+            let scale = (v.len() as f32).sqrt() / norm;
+            v.iter_mut().for_each(|x| *x *= scale);
         }
         words.push((w.clone(), v));
     }
