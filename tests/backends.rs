@@ -9,7 +9,7 @@ use attend::burn::optim::GradientsParams;
 use attend::burn::prelude::*;
 use attend::data::{Example, Seq2SeqBatch};
 use attend::device::parse_device;
-use attend::model::{Seq2SeqConfig, Seq2SeqModel, TransformerConfig};
+use attend::model::{CellKind, RecurrentLmConfig, RecurrentSeq2SeqConfig, Score, Seq2SeqConfig, Seq2SeqModel, TransformerConfig, VectorDecoderConfig};
 use attend::train::{checkpoint, seq2seq};
 
 struct Ids(Vec<(ParamId, usize)>);
@@ -37,17 +37,57 @@ fn run(model: &Seq2SeqModel, batch: &Seq2SeqBatch, device: &Device) -> (Vec<f32>
 
 #[test]
 fn cpu_and_wgpu_agree_on_outputs_and_gradients() {
-    let cpu = parse_device("cpu").unwrap().autodiff();
-    let gpu = parse_device("wgpu").unwrap().autodiff();
-    cpu.seed(11);
-    let cfg = Seq2SeqConfig::Transformer(TransformerConfig::new(17, 19)
+    agree(Seq2SeqConfig::Transformer(TransformerConfig::new(17, 19)
         .with_d_model(16)
         .with_n_heads(2)
         .with_d_ff(32)
         .with_encoder_layers(1)
         .with_decoder_layers(1)
         .with_dropout(0.0)
-        .with_max_len(16));
+        .with_max_len(16)));
+}
+
+#[test]
+fn recurrent_encoder_decoder_with_attention_agrees_on_cpu_and_wgpu() {
+    agree(Seq2SeqConfig::Recurrent(RecurrentSeq2SeqConfig::new(17, 19)
+        .with_cell(CellKind::Lstm)
+        .with_d_embed(16)
+        .with_d_hidden(16)
+        .with_bidirectional(true)
+        .with_attention(Some(Score::Additive))
+        .with_dropout(0.0)
+        .with_max_len(16)));
+}
+
+/// The recurrent language model and the vector → sequence decoder: same logits.
+#[test]
+fn recurrent_lm_and_vector_decoder_agree_on_cpu_and_wgpu() {
+    let (cpu, gpu) = (parse_device("cpu").unwrap(), parse_device("wgpu").unwrap());
+    cpu.seed(12);
+    let lm = RecurrentLmConfig::new(13).with_cell(CellKind::Gru).with_d_model(16).with_n_layers(2).with_dropout(0.0);
+    let lm_cpu = lm.init(&cpu).unwrap();
+    let lm_gpu = checkpoint::load_model_bytes(lm.init(&gpu).unwrap(), checkpoint::model_bytes(&lm_cpu).unwrap(), std::path::Path::new("memory")).unwrap();
+    let ids = |d: &Device| Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 5, 7, 2, 9, 4, 4, 3], [2, 4]), d);
+    let a = lm_cpu.forward(ids(&cpu)).try_into_vec_as::<f32>().unwrap();
+    let b = lm_gpu.forward(ids(&gpu)).try_into_vec_as::<f32>().unwrap();
+    let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(max < 1e-4, "language-model logits differ by {max}");
+
+    let dec = VectorDecoderConfig::new(6, 11).with_cell(CellKind::Lstm).with_d_hidden(16).with_d_embed(8).with_dropout(0.0);
+    let dec_cpu = dec.init(&cpu).unwrap();
+    let dec_gpu = checkpoint::load_model_bytes(dec.init(&gpu).unwrap(), checkpoint::model_bytes(&dec_cpu).unwrap(), std::path::Path::new("memory")).unwrap();
+    let v = |d: &Device| Tensor::<2>::from_data(TensorData::new((0..12).map(|i| (i as f32 * 0.7).cos()).collect::<Vec<_>>(), [2, 6]), d);
+    let a = dec_cpu.forward(v(&cpu), ids(&cpu), None).try_into_vec_as::<f32>().unwrap();
+    let b = dec_gpu.forward(v(&gpu), ids(&gpu), None).try_into_vec_as::<f32>().unwrap();
+    let max = a.iter().zip(&b).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(max < 1e-4, "vector-decoder logits differ by {max}");
+    assert_eq!(dec_cpu.greedy(v(&cpu), 2, 3, 6).unwrap(), dec_gpu.greedy(v(&gpu), 2, 3, 6).unwrap());
+}
+
+fn agree(cfg: Seq2SeqConfig) {
+    let cpu = parse_device("cpu").unwrap().autodiff();
+    let gpu = parse_device("wgpu").unwrap().autodiff();
+    cpu.seed(11);
     let model_cpu = cfg.init(&cpu).unwrap();
     let bytes = checkpoint::model_bytes(&model_cpu).unwrap();
     let model_gpu = checkpoint::load_model_bytes(cfg.init(&gpu).unwrap(), bytes, std::path::Path::new("memory")).unwrap();
