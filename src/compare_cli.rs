@@ -27,8 +27,8 @@ pub struct CompareArgs {
     #[arg(long, value_name = "N", default_value_t = 5)]
     evals: usize,
     /// Match every other model's parameter count to this architecture's by choosing its
-    /// width (`none`: use the configs as they are).
-    #[arg(long = "match", value_name = "ARCH", default_value = "transformer")]
+    /// width (`auto`: the Transformer if compared, else the first; `none`: use the configs as they are).
+    #[arg(long = "match", value_name = "ARCH", default_value = "auto")]
     match_to: String,
     /// Source-length buckets of the BLEU-by-length plot.
     #[arg(long, value_name = "N", default_value_t = 4)]
@@ -56,7 +56,12 @@ pub fn cmd_compare(a: CompareArgs) -> Result<ExitCode> {
         bail!("--archs: name at least one architecture");
     }
     let sets = crate::parse_sets(&a.sets)?;
-    let match_to = (a.match_to != "none").then(|| a.match_to.clone());
+    let match_to = match a.match_to.as_str() {
+        "none" => None,
+        "auto" if a.archs.iter().any(|x| x == "transformer") => Some("transformer".to_string()),
+        "auto" => a.archs.first().cloned(),
+        other => Some(other.to_string()),
+    };
     let opts = CompareOptions {
         archs: a.archs.clone(),
         budget_s: a.budget,
