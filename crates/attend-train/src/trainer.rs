@@ -269,7 +269,7 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interru
             window_loss = (window_loss.0 + loss_value as f64, window_loss.1 + 1);
             let trained = state.train_secs();
             let tok_s = (state.tokens - tokens_before) as f64 / (trained - train_secs_before).max(1e-9);
-            let budget_hit = cfg.train.time_budget_s > 0.0 && trained >= cfg.train.time_budget_s;
+            let budget_hit = !within_budget(&state);
             let every_s = cfg.train.eval_every_s;
             let timed_eval = every_s > 0.0 && (trained / every_s).floor() > (trained_before / every_s).floor();
             bar.set_position(state.step as u64);
