@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::{bail, Context, Result};
 use attend::device::{compiled_backends, parse_device};
 use attend::train::config::{classify_overrides, copy_task_overrides, lm_overrides, parse_value, RunConfig, Task};
-use attend::model::AttentionPick;
+use attend::model::{AttentionPick, BeamOptions};
 use attend::train::{LoadedRun, Outcome};
 use clap::{Args, Parser, Subcommand};
 
@@ -122,6 +122,12 @@ struct TranslateArgs {
     /// Transformer: the head (0-based) of --layer to draw; default: the mean of its heads.
     #[arg(long, value_name = "N", requires = "layer")]
     head: Option<usize>,
+    /// Beam search with N hypotheses per sentence instead of greedy decoding.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), conflicts_with = "attention")]
+    beam: Option<u16>,
+    /// With --beam: rank finished hypotheses by log-probability / length^A (0 = no normalisation).
+    #[arg(long, value_name = "A", default_value_t = 1.0, requires = "beam")]
+    length_penalty: f32,
 }
 
 #[derive(Args)]
@@ -144,6 +150,12 @@ struct EvalArgs {
     /// Language models: a text file to score (loss, perplexity, bits per character).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["src", "tsv"])]
     text: Option<PathBuf>,
+    /// Beam search with N hypotheses per sentence instead of greedy decoding.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256), conflicts_with_all = ["data", "text"])]
+    beam: Option<u16>,
+    /// With --beam: rank finished hypotheses by log-probability / length^A (0 = no normalisation).
+    #[arg(long, value_name = "A", default_value_t = 1.0, requires = "beam")]
+    length_penalty: f32,
     /// Device to run on.
     #[arg(long, value_name = "DEVICE")]
     device: Option<String>,
@@ -391,7 +403,8 @@ fn run_device(run: &Path, flag: &Option<String>) -> Result<burn::prelude::Device
 
 fn cmd_translate(a: TranslateArgs) -> Result<ExitCode> {
     let device = run_device(&a.run, &a.device)?;
-    let run = LoadedRun::load(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    let mut run = LoadedRun::load(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    run.beam = beam_options(a.beam, a.length_penalty)?;
     let sentences: Vec<String> = if a.text.is_empty() {
         std::io::stdin().lock().lines().collect::<std::io::Result<_>>().context("reading stdin")?
     } else {
@@ -459,12 +472,17 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
         _ => bail!("give --src FILE --ref FILE, or --tsv FILE"),
     };
     let device = run_device(&a.run, &a.device)?;
-    let run = LoadedRun::load(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    let mut run = LoadedRun::load(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    run.beam = beam_options(a.beam, a.length_penalty)?;
     let srcs: Vec<String> = pairs.iter().map(|p| p.src.clone()).collect();
     let refs: Vec<String> = pairs.iter().map(|p| p.tgt.clone()).collect();
     let (bleu, distinct) = run.bleu(&srcs, &refs)?;
+    let decoding = match run.beam {
+        Some(b) => format!("beam {}, length penalty {}", b.size, b.length_penalty),
+        None => "greedy".into(),
+    };
     println!(
-        "BLEU {:.2}  ({} sentences, {} distinct sources; 13a tokens, exp smoothing; precisions {}; sys_len {} ref_len {})",
+        "BLEU {:.2}  ({} sentences, {} distinct sources; {decoding}; 13a tokens, exp smoothing; precisions {}; sys_len {} ref_len {})",
         bleu.score,
         pairs.len(),
         distinct,
@@ -478,6 +496,14 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
         bleu.ref_len
     );
     Ok(ExitCode::SUCCESS)
+}
+
+/// `--beam N --length-penalty A` as decoding settings (`None`: greedy).
+fn beam_options(beam: Option<u16>, length_penalty: f32) -> Result<Option<BeamOptions>> {
+    if !length_penalty.is_finite() || length_penalty < 0.0 {
+        bail!("--length-penalty {length_penalty}: give a number ≥ 0");
+    }
+    Ok(beam.map(|size| BeamOptions { size: size as usize, length_penalty }))
 }
 
 fn cmd_info(a: InfoArgs) -> Result<ExitCode> {

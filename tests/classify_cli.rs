@@ -60,3 +60,68 @@ fn classifiers_learn_label_and_score_texts() {
     assert_ne!(code, 0);
     assert!(err.contains("`maybe`"), "{err}");
 }
+
+/// With weight averaging (`train.ema`), a run stopped after one epoch and
+/// resumed for a second ends with the same weights and the same average as a
+/// straight two-epoch run, and the kept model is the average.
+#[test]
+fn averaged_weights_resume_exactly() {
+    let dir = tmp_dir("classify-ema");
+    let (train, valid) = write_data(&dir);
+    let base = |out: &std::path::Path, epochs: &str| {
+        let epochs = format!("train.epochs={epochs}");
+        let args = [
+            "train", "--task", "classify", "--data", train.to_str().unwrap(), "--valid", valid.to_str().unwrap(),
+            "--out", out.to_str().unwrap(), "--set", "model.arch=\"lstm\"", "--set", "model.pooling=\"max\"",
+            "--set", "model.d_model=16", "--set", "model.encoder_layers=1", "--set", "train.ema=0.9", "--set", "train.weight_decay=0.01",
+            "--set", epochs.as_str(),
+        ];
+        run(&args)
+    };
+    let (straight, split) = (dir.join("straight"), dir.join("split"));
+    let (code, out, err) = base(&straight, "2");
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("(last weights "), "the average and the last weights are both scored: {out}");
+    let (code, _, err) = base(&split, "1");
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run(&["train", "--resume", split.to_str().unwrap(), "--set", "train.epochs=2"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    let newest = |run: &std::path::Path| {
+        let mut dirs: Vec<_> = std::fs::read_dir(run.join("checkpoints")).unwrap().map(|e| e.unwrap().path()).collect();
+        dirs.sort();
+        dirs.pop().unwrap()
+    };
+    let (a, b) = (newest(&straight), newest(&split));
+    assert_eq!(a.file_name(), b.file_name());
+    for file in ["model.bpk", "ema.bpk"] {
+        let (wa, wb) = (classifier_weights(&a.join(file), &straight), classifier_weights(&b.join(file), &split));
+        assert_eq!(wa.len(), wb.len());
+        let max = wa.iter().zip(&wb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+        assert!(max < 1e-6, "{file}: weights differ by {max} after resuming");
+    }
+    let (last, avg) = (classifier_weights(&a.join("model.bpk"), &straight), classifier_weights(&a.join("ema.bpk"), &straight));
+    assert!(last.iter().zip(&avg).any(|(x, y)| (x - y).abs() > 1e-4), "the average equals the last weights");
+    let (code, _, err) = run(&["train", "--task", "classify", "--data", train.to_str().unwrap(), "--out", dir.join("bad").to_str().unwrap(), "--set", "train.ema=1.5"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("train.ema"), "{err}");
+}
+
+/// All float parameters of a two-class classifier run's weights file.
+fn classifier_weights(weights: &std::path::Path, run_dir: &std::path::Path) -> Vec<f32> {
+    use attend::burn::module::{Module, ModuleVisitor, Param};
+    use attend::burn::prelude::*;
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(p.val().try_into_vec_as::<f32>().unwrap());
+        }
+    }
+    let cfg = attend::train::RunConfig::load(&run_dir.join("config.toml")).unwrap();
+    let vocab = attend::data::Vocab::load(&run_dir.join(attend::train::lm::VOCAB)).unwrap();
+    let device = attend::device::parse_device("cpu").unwrap();
+    let mc = attend::train::classify::classifier_config(&cfg, vocab.len(), 2).unwrap();
+    let model = attend::train::checkpoint::load_model(mc.init(&device).unwrap(), weights).unwrap();
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}

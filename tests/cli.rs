@@ -39,7 +39,25 @@ fn default_run_translate_and_eval() {
     let (code, out, err) = run(&["eval", "--run", r, "--tsv", VALID]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("BLEU "), "{out}");
-    assert!(out.contains("525 sentences"), "{out}");
+    assert!(out.contains("525 sentences") && out.contains("greedy"), "{out}");
+
+    // Beam search: a beam of one is greedy decoding; wider beams translate and score too.
+    let sentences = ["I am a manager.", "She is tired.", "We are late."];
+    let greedy_out = run(&[&["translate", "--run", r][..], &sentences[..]].concat()).1;
+    let (code, beam1, err) = run(&[&["translate", "--run", r, "--beam", "1"][..], &sentences[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(beam1, greedy_out);
+    let (code, beam4, err) = run(&[&["translate", "--run", r, "--beam", "4", "--length-penalty", "0.6"][..], &sentences[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(beam4.lines().count(), 3, "{beam4}");
+    let (code, out, err) = run(&["eval", "--run", r, "--tsv", VALID, "--beam", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("BLEU ") && out.contains("beam 3"), "{out}");
+    for bad in [&["--beam", "0"][..], &["--beam", "2", "--attention", "x.png"][..], &["--length-penalty", "0.5"][..]] {
+        let (code, _, err) = run(&[&["translate", "--run", r][..], bad, &["Hi."][..]].concat());
+        assert_ne!(code, 0, "{bad:?} was accepted");
+        assert!(err.contains("--beam") || err.contains("--attention"), "{bad:?}: {err}");
+    }
 
     // Attention heatmaps: mean of all layers, one layer and head; bad indices are errors.
     let png = dir.join("attn.png");

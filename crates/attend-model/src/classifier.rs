@@ -5,7 +5,9 @@
 //!   tokens, or a classification token in front whose output is the text's
 //!   vector (Devlin et al., 2019, "BERT").
 //! - (Bi)LSTM (Hochreiter & Schmidhuber, 1997) whose final states (both
-//!   directions) are the text's vector, taken at each text's true length.
+//!   directions, taken at each text's true length) are the text's vector, or
+//!   the mean or the maximum of its outputs over the real positions (max
+//!   pooling: Collobert et al., 2011; Conneau et al., 2017, "InferSent").
 
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
@@ -18,15 +20,20 @@ use crate::error::ModelError;
 use crate::positional::{PositionalEncoding, PositionalEncodingConfig, PositionalKind};
 use crate::recurrent::{CellKind, Recurrent, RecurrentConfig};
 
-/// How a Transformer classifier turns token vectors into one vector.
+/// How a classifier turns token vectors into one vector.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Pooling {
     /// Mean of the outputs at the real (non-padding) positions.
     #[default]
     Mean,
-    /// The output at a classification token put in front of the text.
+    /// The output at a classification token put in front of the text (Transformer).
     Cls,
+    /// Element-wise maximum of the outputs over the real positions.
+    Max,
+    /// The final states of the top layer (both directions) at each text's
+    /// true length (LSTM).
+    Final,
 }
 
 /// Which encoder.
@@ -65,7 +72,7 @@ pub struct ClassifierConfig {
     /// Longest text in tokens (Transformer positions).
     #[config(default = 128)]
     pub max_len: usize,
-    /// Mean pooling or a classification token (Transformer).
+    /// Pooling: `mean` or `max` (both), `cls` (Transformer) or `final` (LSTM).
     #[config(default = "Pooling::Mean")]
     pub pooling: Pooling,
     /// Read the text in both directions (LSTM).
@@ -97,13 +104,15 @@ pub struct TransformerClassifier {
     pub pooling: Pooling,
 }
 
-/// (Bi)LSTM + final states + linear layer.
+/// (Bi)LSTM + pooling + linear layer.
 #[derive(Module, Debug)]
 pub struct LstmClassifier {
     pub embed: Embedding,
     pub rnn: Recurrent,
     pub dropout: Dropout,
     pub output: Linear,
+    #[module(skip)]
+    pub pooling: Pooling,
 }
 
 impl ClassifierConfig {
@@ -115,6 +124,9 @@ impl ClassifierConfig {
         let dropout = DropoutConfig::new(self.dropout).init();
         Ok(match self.arch {
             ClassifierArch::Transformer => {
+                if self.pooling == Pooling::Final {
+                    return Err(ModelError::Invalid("a Transformer classifier pools by `mean`, `max` or `cls`, not `final`".into()));
+                }
                 if self.n_heads == 0 || self.d_model % self.n_heads != 0 {
                     return Err(ModelError::Invalid(format!("d_model {} must be divisible by n_heads {}", self.d_model, self.n_heads)));
                 }
@@ -135,6 +147,9 @@ impl ClassifierConfig {
                 })
             }
             ClassifierArch::Lstm => {
+                if self.pooling == Pooling::Cls {
+                    return Err(ModelError::Invalid("an LSTM classifier pools by `final`, `mean` or `max`, not `cls`".into()));
+                }
                 let dirs = if self.bidirectional { 2 } else { 1 };
                 Classifier::Lstm(LstmClassifier {
                     embed: EmbeddingConfig::new(self.vocab_size, self.d_model)
@@ -147,10 +162,24 @@ impl ClassifierConfig {
                         .init(device),
                     dropout,
                     output: LinearConfig::new(dirs * self.d_model, self.classes).init(device),
+                    pooling: self.pooling,
                 })
             }
         })
     }
+}
+
+/// Mean or maximum of `h` `[batch, seq, d]` over the positions where `pad`
+/// `[batch, seq]` is false (each text's `lengths`) → `[batch, d]`.
+fn pool(h: Tensor<3>, pad: &Tensor<2, Bool>, lengths: &[usize], how: Pooling) -> Tensor<2> {
+    let [batch, seq, d] = h.dims();
+    let pad = pad.clone().reshape([batch, seq, 1]).expand([batch, seq, d]); // [batch, seq, d]
+    if how == Pooling::Max {
+        return h.mask_fill(pad, f32::NEG_INFINITY).max_dim(1).reshape([batch, d]); // [batch, d]
+    }
+    let n: Vec<f32> = lengths.iter().map(|&l| l.max(1) as f32).collect();
+    let n = Tensor::<1>::from_data(TensorData::new(n, [batch]), &h.device()).reshape([batch, 1]);
+    h.mask_fill(pad, 0.0).sum_dim(1).reshape([batch, d]) / n // [batch, d]
 }
 
 impl Classifier {
@@ -164,37 +193,37 @@ impl Classifier {
                 let x = m.embed.forward(ids); // [batch, seq, d_model]
                 let d = x.dims()[2];
                 let (x, pad, lengths): (Tensor<3>, _, Vec<usize>) = match m.pooling {
-                    Pooling::Mean => (x, padding_mask(lengths, seq, &device), lengths.to_vec()),
+                    Pooling::Mean | Pooling::Max | Pooling::Final => (x, padding_mask(lengths, seq, &device), lengths.to_vec()),
                     Pooling::Cls => {
                         let cls = m.cls.weight.val().reshape([1, 1, d]).repeat_dim(0, batch); // [batch, 1, d_model]
                         let with: Vec<usize> = lengths.iter().map(|l| l + 1).collect();
                         (Tensor::cat(vec![cls, x], 1), padding_mask(&with, seq + 1, &device), with)
                     }
                 };
-                let s = x.dims()[1];
                 let h = m.encoder.forward(m.dropout.forward(m.positional.forward(x, 0)), Some(pad.clone())); // [batch, s, d_model]
                 let pooled = match m.pooling {
                     Pooling::Cls => h.slice([0..batch, 0..1, 0..d]).reshape([batch, d]),
-                    Pooling::Mean => {
-                        let keep = pad.bool_not().float().reshape([batch, s, 1]); // [batch, s, 1]
-                        let n: Vec<f32> = lengths.iter().map(|&l| l.max(1) as f32).collect();
-                        let n = Tensor::<1>::from_data(TensorData::new(n, [batch]), &device).reshape([batch, 1]);
-                        (h * keep).sum_dim(1).reshape([batch, d]) / n // [batch, d_model]
-                    }
+                    _ => pool(h, &pad, &lengths, m.pooling),
                 };
                 m.output.forward(m.dropout.forward(pooled))
             }
             Classifier::Lstm(m) => {
                 let pad = padding_mask(lengths, seq, &device);
                 let x = m.dropout.forward(m.embed.forward(ids)); // [batch, seq, d_model]
-                let (_, finals) = m.rnn.forward(x, Some(&pad));
-                // Final hidden states of the top layer: forward, then backward when bidirectional.
-                let layers = m.rnn.forward.len();
-                let mut top = vec![finals[layers - 1].h.clone()];
-                if !m.rnn.backward.is_empty() {
-                    top.push(finals[2 * layers - 1].h.clone());
-                }
-                m.output.forward(m.dropout.forward(Tensor::cat(top, 1))) // [batch, classes]
+                let (h, finals) = m.rnn.forward(x, Some(&pad)); // h: [batch, seq, dirs * d_model]
+                let pooled = match m.pooling {
+                    Pooling::Mean | Pooling::Max => pool(h, &pad, lengths, m.pooling),
+                    _ => {
+                        // Final hidden states of the top layer: forward, then backward when bidirectional.
+                        let layers = m.rnn.forward.len();
+                        let mut top = vec![finals[layers - 1].h.clone()];
+                        if !m.rnn.backward.is_empty() {
+                            top.push(finals[2 * layers - 1].h.clone());
+                        }
+                        Tensor::cat(top, 1) // [batch, dirs * d_model]
+                    }
+                };
+                m.output.forward(m.dropout.forward(pooled)) // [batch, classes]
             }
         }
     }

@@ -11,6 +11,7 @@
 
 pub mod additive_attention;
 pub mod attention;
+pub mod beam;
 pub mod classifier;
 pub mod decode;
 pub mod decoder;
@@ -33,6 +34,7 @@ pub mod transformer;
 pub mod vector_decoder;
 pub mod word2vec;
 
+pub use beam::{beam_search, BeamOptions, Hypothesis};
 pub use decode::{greedy, AttentionPick, Decoded};
 pub use decoder::{Decoder, DecoderConfig, DecoderContext, DecoderLayer};
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer};
@@ -43,7 +45,7 @@ pub use additive_attention::Score;
 pub use language_model::{LanguageModel, LanguageModelConfig, LmCache};
 pub use recurrent_lm::{RecurrentLm, RecurrentLmConfig};
 pub use recurrent_seq2seq::{RecurrentSeq2Seq, RecurrentSeq2SeqConfig};
-pub use seq2seq::{Memory, Seq2SeqConfig, Seq2SeqModel};
+pub use seq2seq::{DecoderState, Memory, Seq2SeqConfig, Seq2SeqModel};
 pub use recurrent::{Cell, CellKind, Recurrent, RecurrentConfig, RecurrentState};
 pub use transformer::{Transformer, TransformerConfig};
 pub use vector_decoder::{VectorDecoder, VectorDecoderConfig};

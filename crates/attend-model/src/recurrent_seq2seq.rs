@@ -140,6 +140,58 @@ impl RecurrentSeq2Seq {
         Ok(RecurrentMemory { keys, prepared, pad, init })
     }
 
+    /// The decoder's states before the first token: the bridged encoder state in every layer.
+    pub fn start_states(&self, memory: &RecurrentMemory) -> Vec<RecurrentState> {
+        vec![memory.init.clone(); self.decoder.len()]
+    }
+
+    /// One decoder step: the embedded previous token `input` `[batch, d_embed]`
+    /// and the states → the features the output layer reads `[batch, d_out]`
+    /// (top state, with the attention context when there is attention), the
+    /// new states, and the alignment weights `[batch, s_src]`.
+    fn step(&self, mut input: Tensor<2>, mut states: Vec<RecurrentState>, memory: &RecurrentMemory) -> (Tensor<2>, Vec<RecurrentState>, Option<Tensor<2>>) {
+        let batch = input.dims()[0];
+        let mut context = None;
+        let mut alignment = None;
+        if let (Some(att), Some(prepared)) = (&self.attention, &memory.prepared) {
+            let top = states.last().map(|s| s.h.clone()).unwrap_or_else(|| memory.init.h.clone());
+            let (ctx, alpha) = att.forward(top, memory.keys.clone(), prepared.clone(), memory.pad.as_ref());
+            input = Tensor::cat(vec![input, ctx.clone()], 1);
+            context = Some(ctx);
+            alignment = Some(alpha); // [batch, s_src]
+        }
+        for (l, cell) in self.decoder.iter().enumerate() {
+            let d_in = input.dims()[1];
+            let xs: Vec<Tensor<2>> = cell
+                .project(input.clone().reshape([batch, 1, d_in]))
+                .into_iter()
+                .map(|p| {
+                    let d = p.dims()[2];
+                    p.reshape([batch, d])
+                })
+                .collect();
+            states[l] = cell.step(&xs, states[l].clone());
+            input = self.dropout.forward(states[l].h.clone());
+        }
+        let top = states.last().map(|s| s.h.clone()).expect("at least one decoder layer");
+        let out = match context {
+            Some(ctx) => Tensor::cat(vec![top, ctx], 1),
+            None => top,
+        };
+        (out, states, alignment)
+    }
+
+    /// Decodes one token per sentence, `token` `[batch]`, from `states`:
+    /// logits `[batch, vocab]` of the next token and the new states (the
+    /// recurrent state carries the prefix, so each step costs the same).
+    pub fn decode_step(&self, token: Tensor<1, Int>, states: Vec<RecurrentState>, memory: &RecurrentMemory) -> (Tensor<2>, Vec<RecurrentState>) {
+        let batch = token.dims()[0];
+        let emb = self.dropout.forward(self.tgt_embed.forward(token.reshape([batch, 1]))); // [batch, 1, d_embed]
+        let d_embed = emb.dims()[2];
+        let (out, states, _) = self.step(emb.reshape([batch, d_embed]), states, memory);
+        (self.output.forward(self.dropout.forward(out)), states) // [batch, vocab]
+    }
+
     /// Teacher-forced decoding of `tgt_in` `[batch, s_tgt]`: logits `[batch, s_tgt, vocab]`
     /// and the alignment weights `[batch, 1, s_tgt, s_src]` (one "layer" and "head").
     pub fn decode(&self, tgt_in: Tensor<2, Int>, memory: &RecurrentMemory) -> Result<(Tensor<3>, Vec<Tensor<4>>), ModelError> {
@@ -149,37 +201,15 @@ impl RecurrentSeq2Seq {
         }
         let emb = self.dropout.forward(self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
         let d_embed = emb.dims()[2];
-        let mut states: Vec<RecurrentState> = vec![memory.init.clone(); self.decoder.len()];
+        let mut states = self.start_states(memory);
         let mut outputs = Vec::with_capacity(s_tgt);
         let mut alignments = Vec::new();
         for t in 0..s_tgt {
-            let mut input = emb.clone().slice([0..batch, t..t + 1, 0..d_embed]).reshape([batch, d_embed]);
-            let mut context = None;
-            if let (Some(att), Some(prepared)) = (&self.attention, &memory.prepared) {
-                let top = states.last().map(|s| s.h.clone()).unwrap_or_else(|| memory.init.h.clone());
-                let (ctx, alpha) = att.forward(top, memory.keys.clone(), prepared.clone(), memory.pad.as_ref());
-                input = Tensor::cat(vec![input, ctx.clone()], 1);
-                context = Some(ctx);
-                alignments.push(alpha); // [batch, s_src]
-            }
-            for (l, cell) in self.decoder.iter().enumerate() {
-                let d_in = input.dims()[1];
-                let xs: Vec<Tensor<2>> = cell
-                    .project(input.clone().reshape([batch, 1, d_in]))
-                    .into_iter()
-                    .map(|p| {
-                        let d = p.dims()[2];
-                        p.reshape([batch, d])
-                    })
-                    .collect();
-                states[l] = cell.step(&xs, states[l].clone());
-                input = self.dropout.forward(states[l].h.clone());
-            }
-            let top = states.last().map(|s| s.h.clone()).expect("at least one decoder layer");
-            outputs.push(match context {
-                Some(ctx) => Tensor::cat(vec![top, ctx], 1),
-                None => top,
-            });
+            let input = emb.clone().slice([0..batch, t..t + 1, 0..d_embed]).reshape([batch, d_embed]);
+            let (out, next, alpha) = self.step(input, states, memory);
+            states = next;
+            outputs.push(out);
+            alignments.extend(alpha);
         }
         let out = self.dropout.forward(Tensor::stack::<3>(outputs, 1)); // [batch, s_tgt, d_out]
         let logits = self.output.forward(out); // [batch, s_tgt, vocab]

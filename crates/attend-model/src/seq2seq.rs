@@ -5,6 +5,7 @@ use burn::prelude::*;
 
 use crate::decoder::DecoderContext;
 use crate::error::ModelError;
+use crate::recurrent::RecurrentState;
 use crate::recurrent_seq2seq::{RecurrentMemory, RecurrentSeq2Seq, RecurrentSeq2SeqConfig};
 use crate::transformer::{Transformer, TransformerConfig};
 
@@ -39,7 +40,93 @@ pub enum Memory {
     Recurrent(RecurrentMemory),
 }
 
+impl Memory {
+    /// The memory of the sentences at `rows` (indices into the batch, repeats
+    /// allowed), e.g. each sentence once per beam.
+    pub fn select(&self, rows: Tensor<1, Int>) -> Memory {
+        match self {
+            Memory::Transformer(c) => Memory::Transformer(DecoderContext {
+                memory: c.memory.clone().select(0, rows.clone()),
+                memory_pad: c.memory_pad.clone().map(|p| p.select(0, rows)),
+                target_pad: None,
+            }),
+            Memory::Recurrent(m) => Memory::Recurrent(RecurrentMemory {
+                keys: m.keys.clone().select(0, rows.clone()),
+                prepared: m.prepared.clone().map(|p| p.select(0, rows.clone())),
+                pad: m.pad.clone().map(|p| p.select(0, rows.clone())),
+                init: select_state(&m.init, &rows),
+            }),
+        }
+    }
+}
+
+fn select_state(s: &RecurrentState, rows: &Tensor<1, Int>) -> RecurrentState {
+    RecurrentState { h: s.h.clone().select(0, rows.clone()), c: s.c.clone().map(|c| c.select(0, rows.clone())) }
+}
+
+/// What the decoder carries from one token to the next: the Transformer
+/// re-reads the whole prefix (kept here as token ids), a recurrent decoder
+/// only its states.
+#[derive(Debug, Clone)]
+pub enum DecoderState {
+    Prefix(Vec<Vec<i64>>),
+    Recurrent(Vec<RecurrentState>),
+}
+
+impl DecoderState {
+    /// The states of the hypotheses at `rows`, in that order.
+    pub fn select(&self, rows: &[usize], device: &Device) -> DecoderState {
+        match self {
+            DecoderState::Prefix(p) => DecoderState::Prefix(rows.iter().map(|&r| p[r].clone()).collect()),
+            DecoderState::Recurrent(states) => {
+                let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+                let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows.len()]), device);
+                DecoderState::Recurrent(states.iter().map(|s| select_state(s, &idx)).collect())
+            }
+        }
+    }
+}
+
 impl Seq2SeqModel {
+    /// The decoder state before the first token, for `batch` sentences of `memory`.
+    pub fn start(&self, memory: &Memory, batch: usize) -> Result<DecoderState, ModelError> {
+        match (self, memory) {
+            (Seq2SeqModel::Transformer(_), Memory::Transformer(_)) => Ok(DecoderState::Prefix(vec![Vec::new(); batch])),
+            (Seq2SeqModel::Recurrent(m), Memory::Recurrent(mem)) => Ok(DecoderState::Recurrent(m.start_states(mem))),
+            _ => Err(ModelError::Invalid("memory from another kind of model".into())),
+        }
+    }
+
+    /// Feeds one token per sentence (`tokens`, e.g. `<bos>` first): logits
+    /// `[batch, vocab]` of the next token and the state after it.
+    pub fn step(&self, tokens: &[u32], state: DecoderState, memory: &Memory) -> Result<(Tensor<2>, DecoderState), ModelError> {
+        let device = match memory {
+            Memory::Transformer(c) => c.memory.device(),
+            Memory::Recurrent(m) => m.keys.device(),
+        };
+        let batch = tokens.len();
+        match (self, state, memory) {
+            (Seq2SeqModel::Transformer(m), DecoderState::Prefix(mut prefix), Memory::Transformer(ctx)) => {
+                for (p, &t) in prefix.iter_mut().zip(tokens) {
+                    p.push(t as i64);
+                }
+                let t = prefix.first().map_or(0, |p| p.len());
+                let flat: Vec<i64> = prefix.iter().flatten().copied().collect();
+                let ys = Tensor::<2, Int>::from_data(TensorData::new(flat, [batch, t]), &device);
+                let (logits, _) = m.decode(ys, ctx)?; // [batch, t, vocab]
+                let vocab = logits.dims()[2];
+                Ok((logits.slice([0..batch, t - 1..t, 0..vocab]).reshape([batch, vocab]), DecoderState::Prefix(prefix)))
+            }
+            (Seq2SeqModel::Recurrent(m), DecoderState::Recurrent(states), Memory::Recurrent(mem)) => {
+                let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+                let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [batch]), &device);
+                let (logits, states) = m.decode_step(ids, states, mem);
+                Ok((logits, DecoderState::Recurrent(states)))
+            }
+            _ => Err(ModelError::Invalid("decoder state or memory from another kind of model".into())),
+        }
+    }
+
     /// The token embedding tables by role: `source`, and `target` unless the
     /// model shares one table for both (e.g. to load word2vec vectors).
     pub fn embeddings_mut(&mut self) -> Vec<(&'static str, &mut burn::nn::Embedding)> {

@@ -120,11 +120,15 @@ fn state_json(state: &TrainState, dir: &Path) -> Result<Vec<u8>> {
 
 /// Writes a checkpoint (model, optimizer, state) atomically.
 pub fn save<M: Module>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &TrainState) -> Result<()> {
+    save_with(dir, model, optim, state, Vec::new())
+}
+
+/// As [`save`], with `extra` files (name, bytes) in the same atomic directory.
+pub fn save_with<M: Module>(dir: &Path, model: &M, optim: &ModuleOptimizer, state: &TrainState, extra: Vec<(&str, Vec<u8>)>) -> Result<()> {
     let optim_bytes = optim.to_record().into_bytes().map_err(|e| ckpt_err(dir, format!("{e:?}")))?;
-    write_dir(
-        dir,
-        &[("model.bpk", model_bytes(model)?), ("optim.bpk", optim_bytes.to_vec()), ("state.json", state_json(state, dir)?)],
-    )
+    let mut files = vec![("model.bpk", model_bytes(model)?), ("optim.bpk", optim_bytes.to_vec()), ("state.json", state_json(state, dir)?)];
+    files.extend(extra);
+    write_dir(dir, &files)
 }
 
 /// Writes the weights and state of the best model so far (no optimizer state).

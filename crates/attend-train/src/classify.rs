@@ -24,6 +24,7 @@ use rand::SeedableRng;
 use crate::checkpoint::{self, TrainState};
 use crate::clip::clip_global_norm;
 use crate::config::RunConfig;
+use crate::ema::Ema;
 use crate::error::{Result, TrainError};
 use crate::schedule::Schedule;
 use crate::trainer::{Outcome, RunFiles};
@@ -284,6 +285,9 @@ pub struct ClassReport {
 
 /// Trains (or resumes) a classification run in `run`.
 pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Device, interrupt: Arc<AtomicBool>, quiet: bool) -> Result<ClassReport> {
+    if !(0.0..1.0).contains(&cfg.train.ema) {
+        return Err(TrainError::Config(format!("train.ema = {}: the averaging decay must be in [0, 1) (0 = off)", cfg.train.ema)));
+    }
     let data = prepare_classify(cfg, resume.then_some(run))?;
     let ccfg = classifier_config(cfg, data.vocab.len(), data.labels.len())?;
     let device = device.clone().autodiff();
@@ -292,9 +296,18 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
     let mut optim = AdamConfig::new().with_beta_1(cfg.train.beta1).with_beta_2(cfg.train.beta2).with_epsilon(cfg.train.epsilon).init();
     let mut state = TrainState::default();
     let mut init_embeddings = Vec::new();
+    let mut ema = None;
     if resume {
         let (m, o, s) = checkpoint::load_newest(run, model, optim)?;
         (model, optim, state) = (m.fork(&device), o, s);
+        if cfg.train.ema > 0.0 {
+            // The average saved with the checkpoint continues; a checkpoint without one starts it here.
+            let saved = checkpoint::list(run).pop().map(|(_, dir)| dir.join(EMA_FILE)).filter(|p| p.exists());
+            ema = Some(match saved {
+                Some(path) => Ema::new(checkpoint::load_model(ccfg.init(&device.clone().inner())?, &path)?, cfg.train.ema, state.step),
+                None => Ema::new(model.valid(), cfg.train.ema, 0),
+            });
+        }
     } else {
         if let Some(path) = &cfg.model.init_embeddings {
             let vectors = attend_data::WordVectors::read(path, None)?;
@@ -305,6 +318,9 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
         data.vocab.save(&run.join(crate::lm::VOCAB))?;
         let json = serde_json::to_string(&data.labels).map_err(|e| TrainError::Invalid(e.to_string()))?;
         std::fs::write(run.join(LABELS), json).map_err(|e| TrainError::io(&run.join(LABELS), e))?;
+        if cfg.train.ema > 0.0 {
+            ema = Some(Ema::new(model.valid(), cfg.train.ema, 0));
+        }
     }
     let batcher = Batcher { size: cfg.data.batch_size, by: attend_data::BatchBy::Sentences, bucket: cfg.data.bucket, seed: cfg.train.seed };
     let per_epoch = batcher.epoch_batches(&data.train, 0).len();
@@ -330,12 +346,19 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
             if cfg.train.clip_norm > 0.0 {
                 clip_global_norm(&model, &mut grads, cfg.train.clip_norm);
             }
-            model = optim.step(schedule.at(state.step + 1), model, grads);
+            let lr = schedule.at(state.step + 1);
+            model = optim.step(lr, model, grads);
+            if cfg.train.weight_decay > 0.0 {
+                model = model.map(&mut crate::lm::DecayMatrices { factor: 1.0 - lr * cfg.train.weight_decay as f64 });
+            }
+            if let Some(ema) = &mut ema {
+                ema.update(&model.valid());
+            }
             state.step += 1;
             state.batch_in_epoch += 1;
             if interrupt.load(Ordering::SeqCst) {
                 state.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
-                checkpoint::save(&checkpoint::step_dir(run, state.step), &model, &optim, &state)?;
+                save_checkpoint(run, &model, &optim, &state, ema.as_ref())?;
                 outcome = Outcome::Interrupted;
                 break 'epochs;
             }
@@ -343,17 +366,26 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
         state.epoch += 1;
         state.batch_in_epoch = 0;
         state.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
-        let scores = evaluate(&model.valid(), &data.labels, &data.valid, &inner)?;
+        // With averaging on, the average is what is scored and kept.
+        let kept = match &ema {
+            Some(ema) => ema.model.clone(),
+            None => model.valid(),
+        };
+        let scores = evaluate(&kept, &data.labels, &data.valid, &inner)?;
         let acc = scores.accuracy();
         if !quiet {
-            println!("epoch {:>3}  step {:>6}  valid_loss {:.4}  accuracy {acc:.4}  {:.0}s", state.epoch, state.step, scores.loss, state.elapsed_secs);
+            let last = match &ema {
+                Some(_) => format!("  (last weights {:.4})", evaluate(&model.valid(), &data.labels, &data.valid, &inner)?.accuracy()),
+                None => String::new(),
+            };
+            println!("epoch {:>3}  step {:>6}  valid_loss {:.4}  accuracy {acc:.4}{last}  {:.0}s", state.epoch, state.step, scores.loss, state.elapsed_secs);
         }
         if state.best_score.is_none_or(|b| acc > b) {
             state.best_score = Some(acc);
             state.best_step = state.step;
-            checkpoint::save_weights(&run.join(RunFiles::BEST), &model.valid(), &state)?;
+            checkpoint::save_weights(&run.join(RunFiles::BEST), &kept, &state)?;
         }
-        checkpoint::save(&checkpoint::step_dir(run, state.step), &model, &optim, &state)?;
+        save_checkpoint(run, &model, &optim, &state, ema.as_ref())?;
         checkpoint::prune(run, 2);
     }
     let best = if run.join(RunFiles::BEST).join("model.bpk").exists() {
@@ -363,6 +395,18 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
         None
     };
     Ok(ClassReport { outcome, state, params, best, train_texts: data.train.len(), valid_texts: data.valid.len(), init_embeddings })
+}
+
+/// The file of a checkpoint that holds the averaged weights (`train.ema`).
+pub const EMA_FILE: &str = "ema.bpk";
+
+/// Writes a checkpoint, with the weight average when there is one.
+fn save_checkpoint(run: &Path, model: &Classifier, optim: &burn::optim::ModuleOptimizer, state: &TrainState, ema: Option<&Ema<Classifier>>) -> Result<()> {
+    let dir = checkpoint::step_dir(run, state.step);
+    match ema {
+        None => checkpoint::save(&dir, model, optim, state),
+        Some(ema) => checkpoint::save_with(&dir, model, optim, state, vec![(EMA_FILE, checkpoint::model_bytes(&ema.model)?)]),
+    }
 }
 
 /// A trained classifier with its vocabulary and labels.

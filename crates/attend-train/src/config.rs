@@ -78,7 +78,7 @@ pub struct ModelSection {
     /// the source and target embeddings whose words they contain; their dimension
     /// must equal the embedding width.
     pub init_embeddings: Option<PathBuf>,
-    /// Classifiers: `mean` pooling or a `cls` token (Transformer).
+    /// Classifiers: `mean` or `max` pooling (both), a `cls` token (Transformer) or the `final` states (LSTM).
     pub pooling: Pooling,
 }
 
@@ -198,8 +198,12 @@ pub struct TrainSection {
     pub epsilon: f32,
     /// Label smoothing ε_ls.
     pub label_smoothing: f32,
-    /// Decoupled weight decay (AdamW) of language models; translation uses Adam.
+    /// Decoupled weight decay (AdamW) of the matrices of language models and
+    /// classifiers; translation uses Adam.
     pub weight_decay: f32,
+    /// Classifiers: evaluate and keep an exponential moving average of the
+    /// weights with this decay per step, e.g. 0.999 (0 = off; see `ema.rs`).
+    pub ema: f64,
     /// Clip the global gradient norm to this (0 = off).
     pub clip_norm: f32,
     /// Evaluate every N steps (0 = only at epoch ends).
@@ -237,6 +241,7 @@ impl Default for TrainSection {
             epsilon: 1e-9,
             label_smoothing: 0.1,
             weight_decay: 0.0,
+            ema: 0.0,
             clip_norm: 1.0,
             eval_every: 0,
             eval_every_s: 0.0,

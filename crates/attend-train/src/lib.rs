@@ -8,6 +8,7 @@ pub mod classify;
 pub mod compare;
 pub mod clip;
 pub mod config;
+pub mod ema;
 pub mod error;
 pub mod generate;
 pub mod lm;

@@ -198,8 +198,8 @@ pub fn text_loss(model: &LanguageModel, ids: &[u32], device: &Device, tail: bool
 /// as nanoGPT's parameter groups do: embeddings and Linear weights shrink by
 /// `factor` = 1 − lr·λ after each Adam step; LayerNorm weights and biases
 /// (1-D) do not. Burn's `AdamW` decays every parameter, hence this mapper.
-struct DecayMatrices {
-    factor: f64,
+pub(crate) struct DecayMatrices {
+    pub(crate) factor: f64,
 }
 
 impl ModuleMapper for DecayMatrices {

@@ -4,7 +4,7 @@
 use std::path::Path;
 
 use attend_data::{Tokenizer, Vocab};
-use attend_model::{AttentionPick, Decoded, Seq2SeqModel};
+use attend_model::{AttentionPick, BeamOptions, Decoded, Seq2SeqModel};
 use burn::prelude::*;
 
 use crate::bleu::{corpus_bleu, Bleu};
@@ -23,6 +23,9 @@ pub struct LoadedRun {
     pub tgt_vocab: Vocab,
     pub model: Seq2SeqModel,
     pub device: Device,
+    /// Beam search settings for [`translate`](Self::translate) and
+    /// [`bleu`](Self::bleu); `None` decodes greedily.
+    pub beam: Option<BeamOptions>,
 }
 
 /// The resolved config of the run directory `run` (an error when it is none).
@@ -49,10 +52,10 @@ impl LoadedRun {
         let model_cfg = model_config(&config, src_vocab.len(), tgt_vocab.len())?;
         let device = device.clone().inner();
         let model = checkpoint::load_model(model_cfg.init(&device)?, weights)?.valid();
-        Ok(Self { tokenizer: tokenizer_spec(&config).build(), config, src_vocab, tgt_vocab, model, device })
+        Ok(Self { tokenizer: tokenizer_spec(&config).build(), config, src_vocab, tgt_vocab, model, device, beam: None })
     }
 
-    /// Translates sentences greedily.
+    /// Translates sentences (greedily, or by beam search when `beam` is set).
     pub fn translate(&self, sentences: &[String], attention: Option<AttentionPick>) -> Result<(Vec<String>, Decoded)> {
         seq2seq::translate_text(
             &self.model,
@@ -62,6 +65,7 @@ impl LoadedRun {
             sentences,
             self.config.train.max_decode_len,
             attention,
+            self.beam,
             &self.device,
         )
     }

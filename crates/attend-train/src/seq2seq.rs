@@ -5,13 +5,13 @@
 use std::collections::HashMap;
 
 use attend_data::{Example, Padded, Seq2SeqBatch, Tokenizer, Vocab, BOS, EOS, PAD};
-use attend_model::{greedy, AttentionPick, Decoded, Seq2SeqModel};
+use attend_model::{beam_search, greedy, AttentionPick, BeamOptions, Decoded, Seq2SeqModel};
 use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
 use crate::bleu::corpus_bleu;
-use crate::error::Result;
+use crate::error::{Result, TrainError};
 use crate::metrics::EvalMetrics;
 
 /// Token ids `[batch, seq]` of a padded batch.
@@ -61,18 +61,32 @@ pub fn nll_and_correct(logits: Tensor<3>, targets: &Padded, device: &Device) -> 
     (nll, correct.round() as usize)
 }
 
-/// Decodes `sources` (token ids ending in `<eos>`) greedily in batches of `batch_size`.
+/// Decodes `sources` (token ids ending in `<eos>`) in batches of `batch_size`:
+/// greedily (with the cross-attention when `attention` asks for it), or by
+/// beam search when `beam` is given (then without attention).
 pub fn translate_ids(
     model: &Seq2SeqModel,
     sources: &[Vec<u32>],
     batch_size: usize,
     max_len: usize,
     attention: Option<AttentionPick>,
+    beam: Option<BeamOptions>,
     device: &Device,
 ) -> Result<Decoded> {
+    if beam.is_some() && attention.is_some() {
+        return Err(TrainError::Invalid("attention weights come with greedy decoding only; drop the beam or the attention".into()));
+    }
+    // Without attention to return, greedy decoding runs as a beam of one through the models'
+    // step API (the same tokens as `greedy`, tested; a recurrent decoder then costs O(length)).
+    let beam = beam.or(attention.is_none().then_some(BeamOptions { size: 1, length_penalty: 1.0 }));
     let mut all = Decoded { ids: Vec::with_capacity(sources.len()), attention: attention.map(|_| Vec::new()) };
     for chunk in sources.chunks(batch_size.max(1)) {
         let padded = Padded::new(chunk);
+        if let Some(opts) = beam {
+            let hyps = beam_search(model, ids(&padded, device), Some(pad_mask(&padded, device)), BOS, EOS, max_len, opts)?;
+            all.ids.extend(hyps.into_iter().map(|h| h.ids));
+            continue;
+        }
         let out = greedy(model, ids(&padded, device), Some(pad_mask(&padded, device)), BOS, EOS, max_len, attention)?;
         all.ids.extend(out.ids);
         if let (Some(acc), Some(a)) = (all.attention.as_mut(), out.attention) {
@@ -96,6 +110,7 @@ pub fn translate_text(
     sentences: &[String],
     max_len: usize,
     attention: Option<AttentionPick>,
+    beam: Option<BeamOptions>,
     device: &Device,
 ) -> Result<(Vec<String>, Decoded)> {
     let sources: Vec<Vec<u32>> = sentences
@@ -109,7 +124,7 @@ pub fn translate_text(
             ids
         })
         .collect();
-    let decoded = translate_ids(model, &sources, 64, max_len, attention, device)?;
+    let decoded = translate_ids(model, &sources, 64, max_len, attention, beam, device)?;
     let text = decoded.ids.iter().map(|ids| tokenizer.detokenize(&tgt_vocab.decode(ids))).collect();
     Ok((text, decoded))
 }
@@ -165,7 +180,7 @@ pub fn evaluate(
         sources.truncate(bleu_sentences);
         refs.truncate(bleu_sentences);
     }
-    let (hyps, _) = translate_text(model, tokenizer, src_vocab, tgt_vocab, &sources, max_decode_len, None, device)?;
+    let (hyps, _) = translate_text(model, tokenizer, src_vocab, tgt_vocab, &sources, max_decode_len, None, None, device)?;
     let bleu = corpus_bleu(&hyps, &refs).score;
     let exact = hyps.iter().zip(&refs).filter(|(h, rs)| rs.iter().any(|r| r.trim() == h.trim())).count();
     Ok(EvalMetrics {

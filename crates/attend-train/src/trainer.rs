@@ -366,6 +366,7 @@ fn samples(l: &Loop, n: usize) -> Result<Vec<(String, String, String)>> {
         &srcs,
         l.cfg.train.max_decode_len,
         None,
+        None,
         &device,
     )?;
     Ok(picks.iter().zip(outs).map(|(&i, o)| (l.valid_src[i].clone(), o, l.valid_ref[i].clone())).collect())
