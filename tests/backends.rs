@@ -9,7 +9,7 @@ use attend::burn::optim::GradientsParams;
 use attend::burn::prelude::*;
 use attend::data::{Example, Seq2SeqBatch};
 use attend::device::parse_device;
-use attend::model::{CellKind, RecurrentLmConfig, RecurrentSeq2SeqConfig, Score, Seq2SeqConfig, Seq2SeqModel, TransformerConfig, VectorDecoderConfig};
+use attend::model::{BeamOptions, CellKind, RecurrentLmConfig, RecurrentSeq2SeqConfig, Score, Seq2SeqConfig, Seq2SeqModel, TransformerConfig, VectorDecoderConfig};
 use attend::train::{checkpoint, seq2seq};
 
 struct Ids(Vec<(ParamId, usize)>);
@@ -115,6 +115,12 @@ fn agree(cfg: Seq2SeqConfig) {
         compared += 1;
     }
     assert!(compared > 20, "compared {compared} gradients");
+    // Greedy (a beam of one, step by step) and beam search pick the same tokens on both.
+    let sources = vec![vec![5, 6, 7, 8, 3], vec![11, 3], vec![9, 12, 3]];
+    for beam in [None, Some(BeamOptions { size: 3, length_penalty: 1.0 })] {
+        let decode = |m: &Seq2SeqModel, d: &Device| seq2seq::translate_ids(&m.valid(), &sources, 8, 7, None, beam, &d.clone().inner()).unwrap().ids;
+        assert_eq!(decode(&model_cpu, &cpu), decode(&model_gpu, &gpu), "{beam:?}");
+    }
 }
 
 /// word2vec's tensor engine: the same corpus, seed and settings give the same
