@@ -334,7 +334,8 @@ pub fn lm_overrides() -> &'static [(&'static str, &'static str)] {
 }
 
 /// Settings of `--task classify`: a small pre-LN Transformer encoder with
-/// mean pooling over word tokens, Adam with a constant learning rate.
+/// mean pooling over word tokens, Adam with a constant learning rate; with
+/// `model.arch = "lstm"` a bidirectional LSTM.
 pub fn classify_overrides() -> &'static [(&'static str, &'static str)] {
     &[
         ("task", "\"classify\""),
@@ -346,6 +347,7 @@ pub fn classify_overrides() -> &'static [(&'static str, &'static str)] {
         ("model.dropout", "0.3"),
         ("model.max_len", "128"),
         ("model.norm", "\"pre\""),
+        ("model.bidirectional", "true"),
         ("data.text", "[\"data/rt-polarity/train.pos\", \"data/rt-polarity/train.neg\"]"),
         ("data.lowercase", "true"),
         ("data.min_freq", "1"),
