@@ -108,20 +108,10 @@ fn averaged_weights_resume_exactly() {
 
 /// All float parameters of a two-class classifier run's weights file.
 fn classifier_weights(weights: &std::path::Path, run_dir: &std::path::Path) -> Vec<f32> {
-    use attend::burn::module::{Module, ModuleVisitor, Param};
-    use attend::burn::prelude::*;
-    struct Collect(Vec<f32>);
-    impl ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.extend(p.val().try_into_vec_as::<f32>().unwrap());
-        }
-    }
     let cfg = attend::train::RunConfig::load(&run_dir.join("config.toml")).unwrap();
     let vocab = attend::data::Vocab::load(&run_dir.join(attend::train::lm::VOCAB)).unwrap();
     let device = attend::device::parse_device("cpu").unwrap();
     let mc = attend::train::classify::classifier_config(&cfg, vocab.len(), 2).unwrap();
     let model = attend::train::checkpoint::load_model(mc.init(&device).unwrap(), weights).unwrap();
-    let mut c = Collect(Vec::new());
-    model.visit(&mut c);
-    c.0
+    common::float_params(&model)
 }

@@ -114,23 +114,13 @@ fn resume_gives_the_same_losses_and_weights_as_a_straight_run() {
 
 /// All float parameters of a run's model, loaded from `weights`.
 fn attend_weights(weights: &std::path::Path, run_dir: &std::path::Path) -> Vec<f32> {
-    use attend::burn::module::{Module, ModuleVisitor, Param};
-    use attend::burn::prelude::*;
-    struct Collect(Vec<f32>);
-    impl ModuleVisitor for Collect {
-        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
-            self.0.extend(p.val().try_into_vec_as::<f32>().unwrap());
-        }
-    }
     let cfg = attend::train::RunConfig::load(&run_dir.join("config.toml")).unwrap();
     let src = attend::data::Vocab::load(&run_dir.join("vocab.src.json")).unwrap();
     let tgt = attend::data::Vocab::load(&run_dir.join("vocab.tgt.json")).unwrap();
     let device = attend::device::parse_device("cpu").unwrap();
     let mc = attend::train::trainer::model_config(&cfg, src.len(), tgt.len()).unwrap();
     let model = attend::train::checkpoint::load_model(mc.init(&device).unwrap(), weights).unwrap();
-    let mut c = Collect(Vec::new());
-    model.visit(&mut c);
-    c.0
+    common::float_params(&model)
 }
 
 #[test]

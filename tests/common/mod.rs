@@ -66,3 +66,18 @@ pub fn metrics(run: &Path) -> Vec<(usize, f64, f64)> {
         })
         .collect()
 }
+
+/// Every float parameter of `model`, flattened in visiting order (to compare weights).
+pub fn float_params<M: attend::burn::module::Module>(model: &M) -> Vec<f32> {
+    use attend::burn::module::{ModuleVisitor, Param};
+    use attend::burn::prelude::*;
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(p.val().try_into_vec_as::<f32>().unwrap());
+        }
+    }
+    let mut c = Collect(Vec::new());
+    model.visit(&mut c);
+    c.0
+}

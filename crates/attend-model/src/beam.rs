@@ -25,12 +25,6 @@ pub struct BeamOptions {
     pub length_penalty: f32,
 }
 
-impl Default for BeamOptions {
-    fn default() -> Self {
-        Self { size: 5, length_penalty: 1.0 }
-    }
-}
-
 /// The best translation of one sentence.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Hypothesis {
