@@ -7,16 +7,18 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use attend::train::classify::{encode_text, evaluate, load_classifier, probabilities, read_labeled, train_classifier};
+use attend::train::classify::{read_labeled, train_classifier};
+use attend::train::ensemble::Ensemble;
 use attend::train::config::RunConfig;
 use attend::train::Outcome;
 use clap::Args;
 
 #[derive(Args)]
 pub struct ClassifyArgs {
-    /// The run directory of a trained classifier.
-    #[arg(long, value_name = "RUN_DIR")]
-    pub run: PathBuf,
+    /// The run directory of a trained classifier; repeat it to average the
+    /// probabilities of several runs (an ensemble).
+    #[arg(long, value_name = "RUN_DIR", required = true)]
+    pub run: Vec<PathBuf>,
     /// Texts to classify (default: one per line from stdin).
     pub texts: Vec<String>,
     /// Device to run on.
@@ -49,33 +51,36 @@ pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &burn::prelude::
     }
 }
 
-/// Prints the label and its probability for each text.
+/// Prints the label and its probability for each text (with several runs,
+/// the mean of their probabilities).
 pub fn cmd_classify(a: ClassifyArgs, device: burn::prelude::Device) -> Result<ExitCode> {
-    let c = load_classifier(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    let e = load(&a.run, &device)?;
     let texts: Vec<String> = if a.texts.is_empty() {
         std::io::stdin().lock().lines().collect::<std::io::Result<_>>().context("reading stdin")?
     } else {
         a.texts.clone()
     };
-    let ids: Vec<Vec<u32>> = texts.iter().map(|t| encode_text(&c.cfg, &c.vocab, t)).collect();
-    for (text, p) in texts.iter().zip(probabilities(&c.model, &ids, &device)?) {
+    for (text, p) in texts.iter().zip(e.probabilities(&texts, &device)?) {
         let k = p.iter().enumerate().fold(0, |b, (i, &x)| if x > p[b] { i } else { b });
-        println!("{}\t{:.4}\t{text}", c.labels[k], p[k]);
+        println!("{}\t{:.4}\t{text}", e.labels()[k], p[k]);
     }
     Ok(ExitCode::SUCCESS)
 }
 
-/// `attend eval --run RUN --data FILE...` for a classifier.
-pub fn cmd_eval(run: &Path, data: &[PathBuf], device: burn::prelude::Device) -> Result<ExitCode> {
-    let c = load_classifier(run, &device).with_context(|| format!("loading run {}", run.display()))?;
+fn load(runs: &[PathBuf], device: &burn::prelude::Device) -> Result<Ensemble> {
+    let what = runs.iter().map(|r| r.display().to_string()).collect::<Vec<_>>().join(", ");
+    Ensemble::load(runs, device).with_context(|| format!("loading run{} {what}", if runs.len() > 1 { "s" } else { "" }))
+}
+
+/// `attend eval --run RUN... --data FILE...` for a classifier (or an ensemble).
+pub fn cmd_eval(runs: &[PathBuf], data: &[PathBuf], device: burn::prelude::Device) -> Result<ExitCode> {
+    let e = load(runs, &device)?;
+    let source = data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" + ");
     let labeled = read_labeled(data).context("--data")?;
-    let mut examples = Vec::with_capacity(labeled.len());
-    for (i, d) in labeled.iter().enumerate() {
-        let k = c.labels.iter().position(|l| *l == d.label).with_context(|| {
-            format!("--data: text {} has the label `{}`, which the model does not know ({})", i + 1, d.label, c.labels.join(", "))
-        })?;
-        examples.push(attend::data::Example { src: encode_text(&c.cfg, &c.vocab, &d.text), tgt: vec![k as u32] });
+    let scores = e.evaluate(&labeled, std::path::Path::new(&source), &device).context("--data")?;
+    if e.len() > 1 {
+        println!("ensemble of {} runs (mean of their probabilities)", e.len());
     }
-    println!("{}", evaluate(&c.model, &c.labels, &examples, &device)?.report());
+    println!("{}", scores.report());
     Ok(ExitCode::SUCCESS)
 }

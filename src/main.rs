@@ -132,9 +132,10 @@ struct TranslateArgs {
 
 #[derive(Args)]
 struct EvalArgs {
-    /// The run directory of a trained model.
-    #[arg(long, value_name = "RUN_DIR")]
-    run: PathBuf,
+    /// The run directory of a trained model; classifiers (--data) take it
+    /// repeated, to score the mean probabilities of several runs (an ensemble).
+    #[arg(long, value_name = "RUN_DIR", required = true)]
+    run: Vec<PathBuf>,
     /// Source sentences, one per line.
     #[arg(long, value_name = "FILE", requires = "reference", conflicts_with = "tsv")]
     src: Option<PathBuf>,
@@ -177,7 +178,7 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd_info(a),
         Command::Word2vec(c) => word2vec_cli::run(c),
         Command::Compare(a) => compare_cli::cmd_compare(a),
-        Command::Classify(a) => run_device(&a.run.clone(), &a.device.clone()).and_then(|d| classify_cli::cmd_classify(a, d)),
+        Command::Classify(a) => run_device(&a.run[0].clone(), &a.device.clone()).and_then(|d| classify_cli::cmd_classify(a, d)),
         Command::Generate(a) => run_device(a.run_dir(), a.device()).and_then(|d| lm_cli::cmd_generate(a, d)),
     };
     match result {
@@ -460,19 +461,23 @@ fn cmd_eval(a: EvalArgs) -> Result<ExitCode> {
         for d in &a.data {
             check_file(d, "--data")?;
         }
-        return classify_cli::cmd_eval(&a.run, &a.data, run_device(&a.run, &a.device)?);
+        return classify_cli::cmd_eval(&a.run, &a.data, run_device(&a.run[0], &a.device)?);
     }
+    if a.run.len() > 1 {
+        bail!("--run given {} times: several runs (an ensemble) are only for classifiers, with --data", a.run.len());
+    }
+    let run_dir = a.run[0].clone();
     if let Some(text) = &a.text {
         check_file(text, "--text")?;
-        return lm_cli::cmd_eval_text(&a.run, text, run_device(&a.run, &a.device)?);
+        return lm_cli::cmd_eval_text(&run_dir, text, run_device(&run_dir, &a.device)?);
     }
     let pairs = match (&a.src, &a.reference, &a.tsv) {
         (Some(s), Some(r), None) => attend::data::read_aligned(s, r)?,
         (None, None, Some(t)) => attend::data::read_tsv(t)?,
         _ => bail!("give --src FILE --ref FILE, or --tsv FILE"),
     };
-    let device = run_device(&a.run, &a.device)?;
-    let mut run = LoadedRun::load(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
+    let device = run_device(&run_dir, &a.device)?;
+    let mut run = LoadedRun::load(&run_dir, &device).with_context(|| format!("loading run {}", run_dir.display()))?;
     run.beam = beam_options(a.beam, a.length_penalty)?;
     let srcs: Vec<String> = pairs.iter().map(|p| p.src.clone()).collect();
     let refs: Vec<String> = pairs.iter().map(|p| p.tgt.clone()).collect();

@@ -54,6 +54,45 @@ fn classifiers_learn_label_and_score_texts() {
         assert_eq!(code, 0, "{err}");
         assert!(ev.starts_with("accuracy ") && ev.contains("(100 texts)"), "{ev}");
     }
+    // An ensemble of both runs: the mean of their probabilities.
+    let (t, l) = (dir.join("transformer"), dir.join("lstm"));
+    let prob = |out: &str| -> Vec<(String, f64)> {
+        out.lines().map(|x| {
+            let mut f = x.split('\t');
+            (f.next().unwrap().to_string(), f.next().unwrap().parse().unwrap())
+        }).collect()
+    };
+    let texts = ["the film was superb", "the film was tedious"];
+    let alone: Vec<_> = [&t, &l].iter().map(|r| {
+        let (code, out, err) = run(&[&["classify", "--run", r.to_str().unwrap()][..], &texts[..]].concat());
+        assert_eq!(code, 0, "{err}");
+        prob(&out)
+    }).collect();
+    let (code, out, err) = run(&[&["classify", "--run", t.to_str().unwrap(), "--run", l.to_str().unwrap()][..], &texts[..]].concat());
+    assert_eq!(code, 0, "{err}");
+    for (i, (label, p)) in prob(&out).into_iter().enumerate() {
+        assert_eq!(label, alone[0][i].0, "{out}");
+        assert_eq!(label, alone[1][i].0, "{out}");
+        let mean = (alone[0][i].1 + alone[1][i].1) / 2.0;
+        assert!((p - mean).abs() <= 1.5e-4, "ensemble {p}, members {} and {}", alone[0][i].1, alone[1][i].1);
+    }
+    let (code, ev, err) = run(&["eval", "--run", t.to_str().unwrap(), "--run", l.to_str().unwrap(), "--data", valid.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(ev.starts_with("ensemble of 2 runs") && ev.contains("(100 texts)"), "{ev}");
+    let (code, _, err) = run(&["eval", "--run", t.to_str().unwrap(), "--run", l.to_str().unwrap(), "--tsv", valid.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("only for classifiers"), "{err}");
+    // Runs that classify into other labels cannot vote together.
+    let other = dir.join("other-labels");
+    std::fs::create_dir_all(other.join("best")).unwrap();
+    for f in ["config.toml", "vocab.json", "best/model.bpk"] {
+        std::fs::copy(l.join(f), other.join(f)).unwrap();
+    }
+    std::fs::write(other.join("labels.json"), r#"["bad","good"]"#).unwrap();
+    let (code, _, err) = run(&["classify", "--run", t.to_str().unwrap(), "--run", other.to_str().unwrap(), "fine"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("other-labels") && err.contains("bad, good") && err.contains("same labels"), "{err}");
+
     let bad = dir.join("bad.tsv");
     std::fs::write(&bad, "maybe\tthe film was fine\n").unwrap();
     let (code, _, err) = run(&["eval", "--run", dir.join("lstm").to_str().unwrap(), "--data", bad.to_str().unwrap()]);

@@ -45,6 +45,10 @@ pub struct GptConfig {
     /// Learned (GPT) or sinusoidal positions.
     #[config(default = "PositionalKind::Learned")]
     pub positional: PositionalKind,
+    /// Biases in the Linear and LayerNorm layers (GPT-2 has them; nanoGPT's
+    /// default leaves them out, "a bit better and faster").
+    #[config(default = true)]
+    pub bias: bool,
 }
 
 // `Param::from_tensor` marks the new values as trainable (a bare
@@ -53,16 +57,18 @@ fn normal(p: &mut Param<Tensor<2>>, std: f64, device: &Device) {
     *p = Param::from_tensor(Tensor::random(p.dims(), burn::tensor::Distribution::Normal(0.0, std), device));
 }
 
-fn zero(p: &mut Option<Param<Tensor<1>>>, device: &Device) {
-    if let Some(b) = p {
-        *b = Param::from_tensor(Tensor::zeros(b.dims(), device));
+// Zero bias, or none at all without biases.
+fn zero(p: &mut Option<Param<Tensor<1>>>, bias: bool, device: &Device) {
+    match p {
+        Some(b) if bias => *b = Param::from_tensor(Tensor::zeros(b.dims(), device)),
+        _ => *p = None,
     }
 }
 
 impl GptConfig {
     /// Builds the model with GPT-2's initialisation: weights N(0, 0.02), the
     /// two residual output projections of each block N(0, 0.02/√(2·layers)),
-    /// biases zero.
+    /// biases zero (or none, with `bias = false`).
     pub fn init(&self, device: &Device) -> Result<Gpt, ModelError> {
         if self.vocab_size == 0 || self.context == 0 || self.n_layers == 0 {
             return Err(ModelError::Invalid("vocab_size, context and n_layers must be at least 1".into()));
@@ -84,12 +90,14 @@ impl GptConfig {
                 let a = &mut b.self_attn;
                 for (lin, std) in [(&mut a.query, 0.02), (&mut a.key, 0.02), (&mut a.value, 0.02), (&mut a.output, residual_std)] {
                     normal(&mut lin.weight, std, device);
-                    zero(&mut lin.bias, device);
+                    zero(&mut lin.bias, self.bias, device);
                 }
                 normal(&mut b.ff.linear_inner.weight, 0.02, device);
-                zero(&mut b.ff.linear_inner.bias, device);
+                zero(&mut b.ff.linear_inner.bias, self.bias, device);
                 normal(&mut b.ff.linear_outer.weight, residual_std, device);
-                zero(&mut b.ff.linear_outer.bias, device);
+                zero(&mut b.ff.linear_outer.bias, self.bias, device);
+                zero(&mut b.norm_attn.beta, self.bias, device);
+                zero(&mut b.norm_ff.beta, self.bias, device);
                 b
             })
             .collect();
@@ -99,7 +107,7 @@ impl GptConfig {
                 .init(device),
             positions: PositionalEncodingConfig::new(self.d_model).with_max_len(self.context).with_kind(self.positional).init(device),
             blocks,
-            norm: LayerNormConfig::new(self.d_model).init(device),
+            norm: LayerNormConfig::new(self.d_model).with_bias(self.bias).init(device),
             dropout: burn::nn::DropoutConfig::new(self.dropout).init(),
             context: self.context,
         })

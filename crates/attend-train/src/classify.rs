@@ -258,16 +258,21 @@ pub fn probabilities(model: &Classifier, texts: &[Vec<u32>], device: &Device) ->
 /// Scores a model on encoded examples.
 pub fn evaluate(model: &Classifier, labels: &[String], data: &[Example], device: &Device) -> Result<ClassScores> {
     let texts: Vec<Vec<u32>> = data.iter().map(|e| e.src.clone()).collect();
-    let probs = probabilities(model, &texts, device)?;
+    let truths: Vec<usize> = data.iter().map(|e| e.tgt[0] as usize).collect();
+    Ok(scores(labels, &truths, &probabilities(model, &texts, device)?))
+}
+
+/// Scores of class probabilities `probs` against the true label indices
+/// `truths`: the most probable label is the prediction (the first on a tie).
+pub fn scores(labels: &[String], truths: &[usize], probs: &[Vec<f32>]) -> ClassScores {
     let mut confusion = vec![vec![0usize; labels.len()]; labels.len()];
     let mut loss = 0f64;
-    for (e, p) in data.iter().zip(&probs) {
-        let truth = e.tgt[0] as usize;
+    for (&truth, p) in truths.iter().zip(probs) {
         let pred = p.iter().enumerate().fold(0, |b, (i, &x)| if x > p[b] { i } else { b });
         confusion[truth][pred] += 1;
         loss -= (p[truth].max(1e-12) as f64).ln();
     }
-    Ok(ClassScores { labels: labels.to_vec(), confusion, loss: loss / data.len().max(1) as f64 })
+    ClassScores { labels: labels.to_vec(), confusion, loss: loss / truths.len().max(1) as f64 }
 }
 
 /// What a classification run did.

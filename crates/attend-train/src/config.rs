@@ -80,6 +80,9 @@ pub struct ModelSection {
     pub init_embeddings: Option<PathBuf>,
     /// Classifiers: `mean` or `max` pooling (both), a `cls` token (Transformer) or the `final` states (LSTM).
     pub pooling: Pooling,
+    /// Decoder-only language models: biases in the Linear and LayerNorm layers
+    /// (`false` gives nanoGPT's default architecture, `bias = False`).
+    pub bias: bool,
 }
 
 /// LayerNorm placement.
@@ -110,6 +113,7 @@ impl Default for ModelSection {
             attention_score: Score::Additive,
             init_embeddings: None,
             pooling: Pooling::Mean,
+            bias: true,
         }
     }
 }

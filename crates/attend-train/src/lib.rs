@@ -9,6 +9,7 @@ pub mod compare;
 pub mod clip;
 pub mod config;
 pub mod ema;
+pub mod ensemble;
 pub mod error;
 pub mod generate;
 pub mod lm;

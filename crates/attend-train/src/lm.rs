@@ -112,6 +112,7 @@ pub fn gpt_config(cfg: &RunConfig, vocab: usize) -> GptConfig {
         .with_d_ff(m.d_ff)
         .with_dropout(m.dropout)
         .with_positional(m.positional)
+        .with_bias(m.bias)
 }
 
 /// The model config of a language-model run: `model.arch` `gpt` (the

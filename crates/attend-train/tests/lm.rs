@@ -115,3 +115,29 @@ fn recurrent_state_continues_the_text_exactly() {
         assert_ne!(a[2 * 11..3 * 11], b[2 * 11..3 * 11]);
     }
 }
+
+#[test]
+fn without_biases_the_gpt_has_exactly_nanogpts_parameters_and_still_caches() {
+    let dev = device();
+    dev.seed(9);
+    let cfg = GptConfig::new(11).with_context(8).with_d_model(16).with_n_heads(2).with_n_layers(2).with_d_ff(32);
+    let with = cfg.init(&dev).unwrap();
+    let without = cfg.clone().with_bias(false).init(&dev).unwrap();
+    // nanoGPT with bias=False: token and position tables, per block q/k/v/output
+    // projections, the MLP's two matrices and two LayerNorm gains, a final gain.
+    let (v, t, d, f, l) = (11, 8, 16, 32, 2);
+    let expected = v * d + t * d + l * (4 * d * d + 2 * d * f + 2 * d) + d;
+    assert_eq!(without.num_params(), expected);
+    // Biases: q/k/v/output (4d), MLP (f + d), LayerNorm betas (2d) per block, the final beta.
+    assert_eq!(with.num_params(), expected + l * (4 * d + f + d + 2 * d) + d);
+    let m = LanguageModel::Gpt(without);
+    let s = SamplingConfig { temperature: 1.0, top_k: 0, top_p: 1.0, seed: 3, banned: vec![] };
+    let mut plain_logits = Vec::new();
+    let plain = generate(&m, &[1, 2], 20, &s, false, &dev, |_, l| plain_logits.push(l.to_vec())).unwrap();
+    let mut cached_logits = Vec::new();
+    let cached = generate(&m, &[1, 2], 20, &s, true, &dev, |_, l| cached_logits.push(l.to_vec())).unwrap();
+    assert_eq!(plain, cached);
+    for (a, b) in plain_logits.iter().zip(&cached_logits) {
+        assert!(a.iter().zip(b).all(|(x, y)| (x - y).abs() < 1e-4));
+    }
+}

@@ -42,7 +42,7 @@ fn a_speller_learns_the_words_it_is_trained_on() {
     let words = ["cat", "dog", "bird", "fish", "horse", "mouse", "lion", "tiger", "bear", "wolf", "fox", "deer", "goat", "sheep", "cow", "pig", "duck", "goose", "frog", "toad", "snake", "crab", "seal", "whale"];
     let dim = 16;
     // Random-looking but fixed vectors: only memorising can spell these.
-    let data: Vec<f32> = (0..words.len() * dim).map(|i| ((i * 7919 % 101) as f32 / 50.0 - 1.0)).collect();
+    let data: Vec<f32> = (0..words.len() * dim).map(|i| (i * 7919 % 101) as f32 / 50.0 - 1.0).collect();
     let vectors = WordVectors::new(words.iter().map(|w| w.to_string()).collect(), dim, data).unwrap();
     let opts = SpellOptions { epochs: 300, batch_size: 8, d_hidden: 64, valid_fraction: 0.1, dropout: 0.0, lr: 1e-2, ..SpellOptions::default() };
     let (_, r) = train_speller(&vectors, &opts, &device(), |_| {}).unwrap();
