@@ -2,6 +2,8 @@
 //! temporary directories, read weights back.
 #![allow(dead_code)]
 
+pub mod parity;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
