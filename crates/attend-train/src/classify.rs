@@ -172,7 +172,7 @@ pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData
         Some(p) => read_labeled(std::slice::from_ref(p))?,
         None => {
             // A seeded tenth of the training data.
-            let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.train.seed);
+            let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.data.split_seed.unwrap_or(cfg.train.seed));
             train.shuffle(&mut rng);
             let n = (train.len() / 10).max(1);
             train.split_off(train.len() - n)
@@ -462,6 +462,30 @@ mod tests {
         std::fs::write(dir.join("bad.tsv"), "1\tok\nnolabel\n").unwrap();
         let err = read_labeled(&[dir.join("bad.tsv")]).unwrap_err().to_string();
         assert!(err.contains("bad.tsv:2"), "{err}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn the_split_seed_fixes_the_held_out_tenth_across_training_seeds() {
+        let dir = std::env::temp_dir().join(format!("attend-split-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        // Line i reads `t{i / 10} u{i % 10}`: every token also occurs in training lines, so a held-out line decodes back to i.
+        let lines: String = (0..50).map(|i| format!("{}\tt{} u{}\n", ["pos", "neg"][i % 2], i / 10, i % 10)).collect();
+        std::fs::write(dir.join("d.tsv"), lines).unwrap();
+        let held_out = |seed: u64, split: Option<u64>| {
+            let mut cfg = RunConfig::default();
+            (cfg.data.text, cfg.data.valid_text, cfg.data.min_freq) = (vec![dir.join("d.tsv")], None, 1);
+            (cfg.train.seed, cfg.data.split_seed) = (seed, split);
+            let d = prepare_classify(&cfg, None).unwrap();
+            assert_eq!((d.train.len(), d.valid.len()), (45, 5));
+            let mut lines: Vec<String> = d.valid.iter().map(|e| d.vocab.decode(&e.src).join(" ")).collect();
+            lines.sort();
+            assert!(lines.iter().all(|l| !l.contains("<unk>")), "{lines:?}");
+            lines
+        };
+        assert_eq!(held_out(1, Some(7)), held_out(2, Some(7)));
+        assert_eq!(held_out(7, None), held_out(3, Some(7)));
+        assert_ne!(held_out(1, None), held_out(2, None));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -152,6 +152,10 @@ pub struct DataSection {
     pub batch_size: usize,
     /// Sort by length inside shuffled pools.
     pub bucket: bool,
+    /// Classifiers without `valid_text`: the seed that picks the held-out tenth
+    /// (default: `train.seed`). Fix it to train several seeds on one split, for
+    /// an ensemble or a fair comparison.
+    pub split_seed: Option<u64>,
 }
 
 impl Default for DataSection {
@@ -172,6 +176,7 @@ impl Default for DataSection {
             batch_by: BatchBy::Sentences,
             batch_size: 64,
             bucket: true,
+            split_seed: None,
         }
     }
 }
