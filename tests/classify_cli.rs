@@ -154,3 +154,34 @@ fn classifier_weights(weights: &std::path::Path, run_dir: &std::path::Path) -> V
     let model = attend::train::checkpoint::load_model(mc.init(&device).unwrap(), weights).unwrap();
     common::float_params(&model)
 }
+
+/// Without --valid, the held-out tenth is written to RUN/valid.tsv: scoring
+/// the run on it gives exactly the accuracy that training reported, and runs
+/// that share `data.split_seed` hold out the same texts.
+#[test]
+fn the_held_out_tenth_is_written_and_scores_as_in_training() {
+    let dir = tmp_dir("classify-held-out");
+    let (train, _) = write_data(&dir);
+    let fit = |name: &str, seed: &str| {
+        let out = dir.join(name);
+        let seed = format!("train.seed={seed}");
+        let (code, stdout, err) = run(&[
+            "train", "--quiet", "--task", "classify", "--data", train.to_str().unwrap(), "--out", out.to_str().unwrap(),
+            "--set", "model.arch=\"lstm\"", "--set", "model.d_model=16", "--set", "model.encoder_layers=1",
+            "--set", "train.epochs=2", "--set", "data.split_seed=5", "--set", &seed,
+        ]);
+        assert_eq!(code, 0, "{stdout}\n{err}");
+        let best = stdout.lines().find(|l| l.starts_with("best validation")).expect(&stdout).to_string();
+        (out, best)
+    };
+    let (a, best) = fit("a", "1");
+    let held_out = std::fs::read_to_string(a.join("valid.tsv")).unwrap();
+    assert_eq!(held_out.lines().count(), 1 + 50, "a header and a tenth of 500 texts");
+    let (code, ev, err) = run(&["eval", "--run", a.to_str().unwrap(), "--data", a.join("valid.tsv").to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let acc = |s: &str| s.split("accuracy ").nth(1).unwrap().split_whitespace().next().unwrap().to_string();
+    assert_eq!(acc(&ev), acc(&best), "eval: {ev}\ntraining: {best}");
+    assert!(ev.contains("(50 texts)"), "{ev}");
+    let (b, _) = fit("b", "2");
+    assert_eq!(std::fs::read_to_string(b.join("valid.tsv")).unwrap(), held_out);
+}

@@ -125,10 +125,25 @@ pub struct ClassData {
     pub labels: Vec<String>,
     pub train: Vec<Example>,
     pub valid: Vec<Example>,
+    /// The texts held out of the training data for validation (none with `data.valid_text`).
+    pub held_out: Vec<Labeled>,
 }
 
 /// The labels file of a classification run.
 pub const LABELS: &str = "labels.json";
+
+/// The held-out validation texts of a run without `data.valid_text`, as
+/// `label<TAB>text` lines, so that `eval --data RUN/valid.tsv` scores any run
+/// or ensemble on them.
+pub const HELD_OUT: &str = "valid.tsv";
+
+fn write_held_out(run: &Path, texts: &[Labeled]) -> Result<()> {
+    let mut out = String::from("label\ttext\n");
+    for t in texts {
+        out.push_str(&format!("{}\t{}\n", t.label, t.text));
+    }
+    checkpoint::write_atomic(&run.join(HELD_OUT), out.as_bytes())
+}
 
 fn read_labels(run: &Path) -> Result<Vec<String>> {
     let path = run.join(LABELS);
@@ -168,14 +183,15 @@ pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData
         return Err(TrainError::Config("a classifier needs data.text (--data FILE...)".into()));
     }
     let mut train = read_labeled(&cfg.data.text)?;
-    let valid = match &cfg.data.valid_text {
-        Some(p) => read_labeled(std::slice::from_ref(p))?,
+    let (valid, held_out) = match &cfg.data.valid_text {
+        Some(p) => (read_labeled(std::slice::from_ref(p))?, Vec::new()),
         None => {
             // A seeded tenth of the training data.
             let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.data.split_seed.unwrap_or(cfg.train.seed));
             train.shuffle(&mut rng);
             let n = (train.len() / 10).max(1);
-            train.split_off(train.len() - n)
+            let valid = train.split_off(train.len() - n);
+            (valid.clone(), valid)
         }
     };
     let (vocab, labels) = match run {
@@ -196,7 +212,7 @@ pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData
     };
     let train = examples(cfg, &vocab, &labels, &train, "training data")?;
     let valid = examples(cfg, &vocab, &labels, &valid, "validation data")?;
-    Ok(ClassData { vocab, labels, train, valid })
+    Ok(ClassData { vocab, labels, train, valid, held_out })
 }
 
 /// The model config of a classification run.
@@ -323,6 +339,9 @@ pub fn train_classifier(cfg: &RunConfig, run: &Path, resume: bool, device: &Devi
         data.vocab.save(&run.join(crate::lm::VOCAB))?;
         let json = serde_json::to_string(&data.labels).map_err(|e| TrainError::Invalid(e.to_string()))?;
         std::fs::write(run.join(LABELS), json).map_err(|e| TrainError::io(&run.join(LABELS), e))?;
+        if !data.held_out.is_empty() {
+            write_held_out(run, &data.held_out)?;
+        }
         if cfg.train.ema > 0.0 {
             ema = Some(Ema::new(model.valid(), cfg.train.ema, 0));
         }
