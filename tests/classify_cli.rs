@@ -185,3 +185,36 @@ fn the_held_out_tenth_is_written_and_scores_as_in_training() {
     let (b, _) = fit("b", "2");
     assert_eq!(std::fs::read_to_string(b.join("valid.tsv")).unwrap(), held_out);
 }
+
+/// A reader that stops early (`attend classify … | head`) ends the command
+/// quietly, without a panic.
+#[cfg(unix)]
+#[test]
+fn a_closed_output_pipe_ends_quietly() {
+    use std::io::Write;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    let dir = tmp_dir("classify-pipe");
+    let (train, valid) = write_data(&dir);
+    let out = dir.join("run");
+    let (code, stdout, err) = run(&[
+        "train", "--quiet", "--task", "classify", "--data", train.to_str().unwrap(), "--valid", valid.to_str().unwrap(),
+        "--out", out.to_str().unwrap(), "--set", "model.arch=\"lstm\"", "--set", "model.d_model=8", "--set", "train.epochs=1",
+    ]);
+    assert_eq!(code, 0, "{stdout}\n{err}");
+    let mut child = common::attend()
+        .args(["classify", "--run", out.to_str().unwrap()])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take()); // the reader is gone before the first line
+    let mut stdin = child.stdin.take().unwrap();
+    let _ = stdin.write_all("the film was superb\n".repeat(20_000).as_bytes());
+    drop(stdin);
+    let done = child.wait_with_output().unwrap();
+    let err = String::from_utf8_lossy(&done.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(done.status.signal(), Some(13), "ended by SIGPIPE: {:?} {err}", done.status);
+}
