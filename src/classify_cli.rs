@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use attend::train::classify::{read_labeled, train_classifier};
+use attend::train::classify::{argmax, read_labeled, train_classifier};
 use attend::train::ensemble::Ensemble;
 use attend::train::config::RunConfig;
 use attend::train::Outcome;
@@ -61,7 +61,7 @@ pub fn cmd_classify(a: ClassifyArgs, device: burn::prelude::Device) -> Result<Ex
         a.texts.clone()
     };
     for (text, p) in texts.iter().zip(e.probabilities(&texts, &device)?) {
-        let k = p.iter().enumerate().fold(0, |b, (i, &x)| if x > p[b] { i } else { b });
+        let k = argmax(&p);
         println!("{}\t{:.4}\t{text}", e.labels()[k], p[k]);
     }
     Ok(ExitCode::SUCCESS)
@@ -77,7 +77,7 @@ pub fn cmd_eval(runs: &[PathBuf], data: &[PathBuf], device: burn::prelude::Devic
     let e = load(runs, &device)?;
     let source = data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" + ");
     let labeled = read_labeled(data).context("--data")?;
-    let scores = e.evaluate(&labeled, std::path::Path::new(&source), &device).context("--data")?;
+    let scores = e.evaluate(&labeled, &source, &device).context("--data")?;
     if e.len() > 1 {
         println!("ensemble of {} runs (mean of their probabilities)", e.len());
     }

@@ -183,15 +183,14 @@ pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData
         return Err(TrainError::Config("a classifier needs data.text (--data FILE...)".into()));
     }
     let mut train = read_labeled(&cfg.data.text)?;
-    let (valid, held_out) = match &cfg.data.valid_text {
-        Some(p) => (read_labeled(std::slice::from_ref(p))?, Vec::new()),
+    let valid = match &cfg.data.valid_text {
+        Some(p) => read_labeled(std::slice::from_ref(p))?,
         None => {
             // A seeded tenth of the training data.
             let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.data.split_seed.unwrap_or(cfg.train.seed));
             train.shuffle(&mut rng);
             let n = (train.len() / 10).max(1);
-            let valid = train.split_off(train.len() - n);
-            (valid.clone(), valid)
+            train.split_off(train.len() - n)
         }
     };
     let (vocab, labels) = match run {
@@ -211,8 +210,9 @@ pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData
         }
     };
     let train = examples(cfg, &vocab, &labels, &train, "training data")?;
-    let valid = examples(cfg, &vocab, &labels, &valid, "validation data")?;
-    Ok(ClassData { vocab, labels, train, valid, held_out })
+    let encoded = examples(cfg, &vocab, &labels, &valid, "validation data")?;
+    let held_out = if cfg.data.valid_text.is_none() { valid } else { Vec::new() };
+    Ok(ClassData { vocab, labels, train, valid: encoded, held_out })
 }
 
 /// The model config of a classification run.
@@ -278,14 +278,18 @@ pub fn evaluate(model: &Classifier, labels: &[String], data: &[Example], device:
     Ok(scores(labels, &truths, &probabilities(model, &texts, device)?))
 }
 
+/// The index of the most probable class (the first on a tie).
+pub fn argmax(p: &[f32]) -> usize {
+    p.iter().enumerate().fold(0, |b, (i, &x)| if x > p[b] { i } else { b })
+}
+
 /// Scores of class probabilities `probs` against the true label indices
-/// `truths`: the most probable label is the prediction (the first on a tie).
+/// `truths`: the most probable label is the prediction.
 pub fn scores(labels: &[String], truths: &[usize], probs: &[Vec<f32>]) -> ClassScores {
     let mut confusion = vec![vec![0usize; labels.len()]; labels.len()];
     let mut loss = 0f64;
     for (&truth, p) in truths.iter().zip(probs) {
-        let pred = p.iter().enumerate().fold(0, |b, (i, &x)| if x > p[b] { i } else { b });
-        confusion[truth][pred] += 1;
+        confusion[truth][argmax(p)] += 1;
         loss -= (p[truth].max(1e-12) as f64).ln();
     }
     ClassScores { labels: labels.to_vec(), confusion, loss: loss / truths.len().max(1) as f64 }

@@ -7,7 +7,7 @@
 //! vocabulary, so runs with different settings can be combined; a single run
 //! is an ensemble of one and scores exactly as it does alone.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use burn::prelude::*;
 
@@ -18,8 +18,6 @@ use crate::error::{Result, TrainError};
 pub struct Ensemble {
     /// The members, each with its own config, vocabulary and labels.
     members: Vec<LoadedClassifier>,
-    /// The run directories, in the members' order.
-    runs: Vec<PathBuf>,
     /// `order[m][k]`: the position of label `k` (of the first member) among member `m`'s labels.
     order: Vec<Vec<usize>>,
 }
@@ -48,7 +46,7 @@ impl Ensemble {
             }
             order.push(labels.iter().map(|l| m.labels.iter().position(|x| x == l).unwrap_or(0)).collect());
         }
-        Ok(Self { members, runs: runs.to_vec(), order })
+        Ok(Self { members, order })
     }
 
     /// The labels, in the first run's order (the order of [`Self::probabilities`]).
@@ -64,11 +62,6 @@ impl Ensemble {
     /// Whether there is no member (never, once loaded).
     pub fn is_empty(&self) -> bool {
         self.members.is_empty()
-    }
-
-    /// The run directories.
-    pub fn runs(&self) -> &[PathBuf] {
-        &self.runs
     }
 
     /// The members' mean class probabilities of each text.
@@ -88,14 +81,13 @@ impl Ensemble {
 
     /// Accuracy, precision/recall/F1 and confusion matrix of the ensemble on
     /// labelled texts (`source` names them in errors).
-    pub fn evaluate(&self, data: &[Labeled], source: &Path, device: &Device) -> Result<ClassScores> {
+    pub fn evaluate(&self, data: &[Labeled], source: &str, device: &Device) -> Result<ClassScores> {
         let labels = self.labels();
         let mut truths = Vec::with_capacity(data.len());
         for (i, d) in data.iter().enumerate() {
             let k = labels.iter().position(|l| *l == d.label).ok_or_else(|| {
                 TrainError::Invalid(format!(
-                    "{}: text {} has the label `{}`, which the model does not know ({})",
-                    source.display(),
+                    "{source}: text {} has the label `{}`, which the model does not know ({})",
                     i + 1,
                     d.label,
                     labels.join(", ")
