@@ -100,6 +100,64 @@ fn classifiers_learn_label_and_score_texts() {
     assert!(err.contains("`maybe`"), "{err}");
 }
 
+/// The accuracy `attend train --quiet` reports for the best epoch.
+fn reported_accuracy(stdout: &str) -> f64 {
+    let line = stdout.lines().find(|l| l.contains("accuracy")).expect(stdout);
+    line.split("accuracy ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap()
+}
+
+/// A bag of words cannot tell "dog bites man" from "man bites dog"; a bag of
+/// bigrams can. Here the label is only in the order of two words, so the
+/// unigram bag stays near chance and the bigram bag learns it.
+#[test]
+fn a_bag_of_bigrams_learns_what_word_order_says_and_a_bag_of_words_cannot() {
+    let dir = tmp_dir("classify-bag");
+    let filler = ["the", "film", "was", "a", "story", "about", "two", "people", "and", "their", "day", "in", "town"];
+    let mut x: u64 = 5;
+    let mut next = |m: usize| {
+        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        (x >> 33) as usize % m
+    };
+    let (mut train, mut valid) = (String::new(), String::from("label\ttext\n"));
+    for i in 0..700 {
+        let (label, cue) = if i % 2 == 0 { ("pos", ["so", "good"]) } else { ("neg", ["good", "so"]) };
+        let mut words: Vec<&str> = (0..4 + next(6)).map(|_| filler[next(filler.len())]).collect();
+        let at = next(words.len() + 1);
+        words.splice(at..at, cue);
+        let line = format!("{label}\t{}\n", words.join(" "));
+        if i < 600 { train.push_str(&line) } else { valid.push_str(&line) }
+    }
+    let (t, v) = (dir.join("train.tsv"), dir.join("valid.tsv"));
+    std::fs::write(&t, train).unwrap();
+    std::fs::write(&v, valid).unwrap();
+    let mut acc = Vec::new();
+    for n in [1, 2] {
+        let out = dir.join(format!("bag{n}"));
+        let ngrams = format!("data.ngrams={n}");
+        let (code, stdout, err) = run(&[
+            "train", "--quiet", "--task", "classify", "--data", t.to_str().unwrap(), "--valid", v.to_str().unwrap(),
+            "--out", out.to_str().unwrap(), "--set", "model.arch=\"bag\"", "--set", &ngrams, "--set", "model.d_model=16",
+            "--set", "model.dropout=0.0", "--set", "train.epochs=8", "--set", "train.lr=0.01",
+        ]);
+        assert_eq!(code, 0, "ngrams {n}: {stdout}\n{err}");
+        acc.push(reported_accuracy(&stdout));
+    }
+    assert!(acc[0] <= 0.7, "a bag of words found the order: {acc:?}");
+    assert!(acc[1] >= 0.95, "a bag of bigrams did not learn the order: {acc:?}");
+    // The run reads new texts with its n-grams.
+    let (code, labels, err) = run(&["classify", "--run", dir.join("bag2").to_str().unwrap(), "a story so good", "a story good so"]);
+    assert_eq!(code, 0, "{err}");
+    let got: Vec<&str> = labels.lines().map(|l| l.split('\t').next().unwrap()).collect();
+    assert_eq!(got, ["pos", "neg"], "{labels}");
+    // n-grams are for the bag only: the sequence models read the words in order.
+    let (code, _, err) = run(&[
+        "train", "--quiet", "--task", "classify", "--data", t.to_str().unwrap(), "--out", dir.join("lstm2").to_str().unwrap(),
+        "--set", "model.arch=\"lstm\"", "--set", "data.ngrams=2",
+    ]);
+    assert_ne!(code, 0);
+    assert!(err.contains("data.ngrams = 2") && err.contains("bag"), "{err}");
+}
+
 /// With weight averaging (`train.ema`), a run stopped after one epoch and
 /// resumed for a second ends with the same weights and the same average as a
 /// straight two-epoch run, and the kept model is the average.

@@ -8,6 +8,11 @@
 //!   directions, taken at each text's true length) are the text's vector, or
 //!   the mean or the maximum of its outputs over the real positions (max
 //!   pooling: Collobert et al., 2011; Conneau et al., 2017, "InferSent").
+//! - A bag of n-grams (Joulin et al., 2017, "Bag of Tricks for Efficient Text
+//!   Classification", the fastText classifier): the mean (or maximum) of the
+//!   embeddings of the text's words and word n-grams, with no encoder, so word
+//!   order enters only through the n-grams. A fast, strong baseline on short
+//!   texts, and a different kind of model to ensemble with the others.
 
 use burn::nn::{Dropout, DropoutConfig, Embedding, EmbeddingConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
@@ -42,6 +47,8 @@ pub enum Pooling {
 pub enum ClassifierArch {
     Transformer,
     Lstm,
+    /// Bag of n-grams (fastText): embeddings pooled with no encoder.
+    Bag,
 }
 
 /// Configuration of a [`Classifier`].
@@ -51,7 +58,7 @@ pub struct ClassifierConfig {
     pub vocab_size: usize,
     /// Number of classes.
     pub classes: usize,
-    /// Transformer or LSTM.
+    /// Transformer, LSTM or bag of n-grams.
     #[config(default = "ClassifierArch::Transformer")]
     pub arch: ClassifierArch,
     /// Width of embeddings and hidden states.
@@ -88,6 +95,7 @@ pub struct ClassifierConfig {
 pub enum Classifier {
     Transformer(TransformerClassifier),
     Lstm(LstmClassifier),
+    Bag(BagClassifier),
 }
 
 /// Transformer encoder + pooling + linear layer.
@@ -109,6 +117,16 @@ pub struct TransformerClassifier {
 pub struct LstmClassifier {
     pub embed: Embedding,
     pub rnn: Recurrent,
+    pub dropout: Dropout,
+    pub output: Linear,
+    #[module(skip)]
+    pub pooling: Pooling,
+}
+
+/// Bag of n-grams: embeddings + pooling + linear layer.
+#[derive(Module, Debug)]
+pub struct BagClassifier {
+    pub embed: Embedding,
     pub dropout: Dropout,
     pub output: Linear,
     #[module(skip)]
@@ -162,6 +180,19 @@ impl ClassifierConfig {
                         .init(device),
                     dropout,
                     output: LinearConfig::new(dirs * self.d_model, self.classes).init(device),
+                    pooling: self.pooling,
+                })
+            }
+            ClassifierArch::Bag => {
+                if !matches!(self.pooling, Pooling::Mean | Pooling::Max) {
+                    return Err(ModelError::Invalid("a bag-of-n-grams classifier pools by `mean` or `max`".into()));
+                }
+                Classifier::Bag(BagClassifier {
+                    embed: EmbeddingConfig::new(self.vocab_size, self.d_model)
+                        .with_initializer(Initializer::Normal { mean: 0.0, std: 0.1 })
+                        .init(device),
+                    dropout,
+                    output: LinearConfig::new(self.d_model, self.classes).init(device),
                     pooling: self.pooling,
                 })
             }
@@ -223,6 +254,11 @@ impl Classifier {
                         Tensor::cat(top, 1) // [batch, dirs * d_model]
                     }
                 };
+                m.output.forward(m.dropout.forward(pooled)) // [batch, classes]
+            }
+            Classifier::Bag(m) => {
+                let pad = padding_mask(lengths, seq, &device);
+                let pooled = pool(m.embed.forward(ids), &pad, lengths, m.pooling); // [batch, d_model]
                 m.output.forward(m.dropout.forward(pooled)) // [batch, classes]
             }
         }

@@ -42,6 +42,8 @@ fn padding_never_changes_a_texts_scores() {
         (ClassifierArch::Lstm, Pooling::Final),
         (ClassifierArch::Lstm, Pooling::Mean),
         (ClassifierArch::Lstm, Pooling::Max),
+        (ClassifierArch::Bag, Pooling::Mean),
+        (ClassifierArch::Bag, Pooling::Max),
     ];
     let mut seen: Vec<(ClassifierArch, Vec<f32>)> = Vec::new();
     for (arch, pooling) in cases {
@@ -69,4 +71,30 @@ fn pooling_an_architecture_cannot_do_is_refused() {
     assert!(lstm_cls.unwrap_err().to_string().contains("cls"));
     let tf_final = ClassifierConfig::new(30, 2).with_arch(ClassifierArch::Transformer).with_pooling(Pooling::Final).init(&dev);
     assert!(tf_final.unwrap_err().to_string().contains("final"));
+    for pooling in [Pooling::Cls, Pooling::Final] {
+        let bag = ClassifierConfig::new(30, 2).with_arch(ClassifierArch::Bag).with_pooling(pooling).init(&dev);
+        assert!(bag.unwrap_err().to_string().contains("bag"));
+    }
+}
+
+#[test]
+fn a_bag_of_ngrams_scores_the_mean_embedding_and_ignores_word_order() {
+    let dev = device();
+    let m = model(ClassifierArch::Bag, Pooling::Mean, &dev);
+    let Classifier::Bag(bag) = &m else { panic!("not a bag") };
+    // The scores are the output layer applied to the mean of the rows of the text's ids.
+    let table = bag.embed.weight.val().into_data().try_to_vec::<f32>().unwrap(); // [30, 16]
+    let w = bag.output.weight.val().into_data().try_to_vec::<f32>().unwrap(); // [16, 3]
+    let b = bag.output.bias.as_ref().unwrap().val().into_data().try_to_vec::<f32>().unwrap();
+    let ids = [5usize, 9, 4];
+    let mean: Vec<f32> = (0..16).map(|j| ids.iter().map(|&i| table[i * 16 + j]).sum::<f32>() / 3.0).collect();
+    let want: Vec<f32> = (0..3).map(|k| b[k] + (0..16).map(|j| mean[j] * w[j * 3 + k]).sum::<f32>()).collect();
+    let got = scores(&m, &[vec![5, 9, 4]], &[3], &dev);
+    for (g, e) in got.iter().zip(&want) {
+        assert!((g - e).abs() < 1e-5, "scores {got:?}, by hand {want:?}");
+    }
+    let shuffled = scores(&m, &[vec![4, 5, 9]], &[3], &dev);
+    for (g, e) in got.iter().zip(&shuffled) {
+        assert!((g - e).abs() < 1e-5, "word order changed a bag's scores");
+    }
 }

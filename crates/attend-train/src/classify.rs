@@ -155,11 +155,22 @@ fn spec(cfg: &RunConfig) -> TokenizerSpec {
     TokenizerSpec { kind: cfg.data.tokenizer, lowercase: cfg.data.lowercase }
 }
 
-/// Token ids of a text (cut to the model's `max_len`).
+/// `words` followed, for `n` > 1, by every run of 2..=n adjacent words joined
+/// by a space (a word token never holds one), the bag-of-n-grams classifier's
+/// tokens.
+pub fn with_ngrams(words: Vec<String>, n: usize) -> Vec<String> {
+    let mut tokens = words.clone();
+    for k in 2..=n {
+        tokens.extend(words.windows(k).map(|w| w.join(" ")));
+    }
+    tokens
+}
+
+/// Token ids of a text: its first `max_len` tokens (and their n-grams).
 pub fn encode_text(cfg: &RunConfig, vocab: &Vocab, text: &str) -> Vec<u32> {
-    let tokens = spec(cfg).build().tokenize(text);
-    let mut ids = vocab.encode(&tokens, false, false);
-    ids.truncate(cfg.model.max_len);
+    let mut words = spec(cfg).build().tokenize(text);
+    words.truncate(cfg.model.max_len);
+    let mut ids = vocab.encode(&with_ngrams(words, cfg.data.ngrams), false, false);
     if ids.is_empty() {
         ids.push(attend_data::UNK);
     }
@@ -197,7 +208,7 @@ pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData
         Some(run) => (Vocab::load(&run.join(crate::lm::VOCAB))?, read_labels(run)?),
         None => {
             let tok = spec(cfg).build();
-            let seqs: Vec<Vec<String>> = train.iter().map(|d| tok.tokenize(&d.text)).collect();
+            let seqs: Vec<Vec<String>> = train.iter().map(|d| with_ngrams(tok.tokenize(&d.text), cfg.data.ngrams)).collect();
             let max = (cfg.data.max_vocab > 0).then_some(cfg.data.max_vocab);
             let vocab = Vocab::build(seqs.iter().map(|s| s.as_slice()), cfg.data.min_freq, max);
             let mut labels: Vec<String> = train.iter().map(|d| d.label.clone()).collect();
@@ -221,8 +232,15 @@ pub fn classifier_config(cfg: &RunConfig, vocab: usize, classes: usize) -> Resul
     let arch = match m.arch.as_str() {
         "transformer" => ClassifierArch::Transformer,
         "lstm" => ClassifierArch::Lstm,
-        other => return Err(TrainError::Config(format!("model.arch = {other:?}: a classifier is a `transformer` or an `lstm`"))),
+        "bag" => ClassifierArch::Bag,
+        other => return Err(TrainError::Config(format!("model.arch = {other:?}: a classifier is a `transformer`, an `lstm` or a `bag` (of n-grams)"))),
     };
+    if cfg.data.ngrams == 0 || (cfg.data.ngrams > 1 && arch != ClassifierArch::Bag) {
+        return Err(TrainError::Config(format!(
+            "data.ngrams = {}: must be 1, or more with model.arch = \"bag\" (the other classifiers read the words in order)",
+            cfg.data.ngrams
+        )));
+    }
     Ok(ClassifierConfig::new(vocab, classes)
         .with_arch(arch)
         .with_d_model(m.d_model)
@@ -468,6 +486,17 @@ mod tests {
         assert!((p - 0.8).abs() < 1e-12 && (r - 4.0 / 6.0).abs() < 1e-12);
         assert!((f - 2.0 * 0.8 * (4.0 / 6.0) / (0.8 + 4.0 / 6.0)).abs() < 1e-12);
         assert!(s.report().contains("macro F1"));
+    }
+
+    #[test]
+    fn ngrams_follow_the_words() {
+        let w = |s: &str| s.split(' ').map(String::from).collect::<Vec<_>>();
+        assert_eq!(with_ngrams(w("not a good film"), 1), w("not a good film"));
+        let two = with_ngrams(w("not a good film"), 2);
+        assert_eq!(two, ["not", "a", "good", "film", "not a", "a good", "good film"]);
+        let three = with_ngrams(w("not a good"), 3);
+        assert_eq!(three, ["not", "a", "good", "not a", "a good", "not a good"]);
+        assert_eq!(with_ngrams(w("alone"), 3), ["alone"]);
     }
 
     #[test]

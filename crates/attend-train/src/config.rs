@@ -156,6 +156,9 @@ pub struct DataSection {
     /// (default: `train.seed`). Fix it to train several seeds on one split, for
     /// an ensemble or a fair comparison.
     pub split_seed: Option<u64>,
+    /// Classifiers with `model.arch = "bag"`: besides its words, a text is
+    /// read as every run of 2..=`ngrams` adjacent words (1 = words only).
+    pub ngrams: usize,
 }
 
 impl Default for DataSection {
@@ -177,6 +180,7 @@ impl Default for DataSection {
             batch_size: 64,
             bucket: true,
             split_seed: None,
+            ngrams: 1,
         }
     }
 }

@@ -40,6 +40,7 @@ pub fn init_classifier(model: &mut Classifier, vectors: &WordVectors, path: &Pat
     let embedding = match model {
         Classifier::Transformer(m) => &mut m.embed.embedding,
         Classifier::Lstm(m) => &mut m.embed,
+        Classifier::Bag(m) => &mut m.embed,
     };
     init_tables(vec![("source", embedding, vocab)], vectors, path)
 }
