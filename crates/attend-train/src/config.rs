@@ -44,7 +44,9 @@ pub struct RunConfig {
 #[serde(deny_unknown_fields, default)]
 pub struct ModelSection {
     /// Architecture: `transformer`, `rnn`, `lstm`, `gru` (encoder–decoder without
-    /// attention) or `rnn-attention`, `lstm-attention`, `gru-attention`.
+    /// attention) or `rnn-attention`, `lstm-attention`, `gru-attention`;
+    /// language models `gpt` or a cell; classifiers `transformer`, `lstm` or
+    /// `bag` (of n-grams).
     pub arch: String,
     /// Model width (for recurrent models: embedding and hidden width).
     pub d_model: usize,
