@@ -41,9 +41,8 @@ fn classifiers_learn_label_and_score_texts() {
             "--set", "model.encoder_layers=1", "--set", "model.dropout=0.1", "--set", "train.epochs=6", "--set", "train.lr=0.003",
         ]);
         assert_eq!(code, 0, "{arch}: {stdout}\n{err}");
-        let acc_line = stdout.lines().find(|l| l.contains("accuracy")).expect(&stdout);
-        let acc: f64 = acc_line.split("accuracy ").nth(1).unwrap().split_whitespace().next().unwrap().parse().unwrap();
-        assert!(acc >= 0.9, "{arch}: {acc_line}");
+        let acc = reported_accuracy(&stdout);
+        assert!(acc >= 0.9, "{arch}: accuracy {acc}\n{stdout}");
         assert!(stdout.contains("confusion") && stdout.contains("macro F1"), "{stdout}");
 
         let (code, labels, err) = run(&["classify", "--run", out.to_str().unwrap(), "the film was superb", "the film was tedious"]);
