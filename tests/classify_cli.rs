@@ -4,21 +4,23 @@
 mod common;
 use common::{run, tmp_dir};
 
-/// Sentences whose label is given away by one of a few words among filler.
-fn write_data(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+/// 600 sentences of filler words with a cue put in at a random place, `pos`
+/// and `neg` by turns, each cue drawn from its label's list; the first 500
+/// lines go to `train.tsv`, the rest to `valid.tsv` (with a header).
+fn write_cued(dir: &std::path::Path, seed: u64, pos: &[&[&'static str]], neg: &[&[&'static str]]) -> (std::path::PathBuf, std::path::PathBuf) {
     let filler = ["the", "film", "was", "a", "story", "about", "two", "people", "and", "their", "day", "in", "town"];
-    let (pos, neg) = (["great", "wonderful", "moving", "superb"], ["dull", "awful", "boring", "tedious"]);
-    let mut x: u64 = 11;
+    let mut x = seed;
     let mut next = |m: usize| {
         x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
         (x >> 33) as usize % m
     };
     let (mut train, mut valid) = (String::new(), String::from("label\ttext\n"));
     for i in 0..600 {
-        let (label, cue) = if i % 2 == 0 { ("pos", pos[next(4)]) } else { ("neg", neg[next(4)]) };
+        let (label, cues) = if i % 2 == 0 { ("pos", pos) } else { ("neg", neg) };
+        let cue = cues[next(cues.len())];
         let mut words: Vec<&str> = (0..6 + next(6)).map(|_| filler[next(filler.len())]).collect();
         let at = next(words.len());
-        words.insert(at, cue);
+        words.splice(at..at, cue.iter().copied());
         let line = format!("{label}\t{}\n", words.join(" "));
         if i < 500 { train.push_str(&line) } else { valid.push_str(&line) }
     }
@@ -26,6 +28,11 @@ fn write_data(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf)
     std::fs::write(&t, train).unwrap();
     std::fs::write(&v, valid).unwrap();
     (t, v)
+}
+
+/// Sentences whose label is given away by one of a few words among filler.
+fn write_data(dir: &std::path::Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    write_cued(dir, 11, &[&["great"], &["wonderful"], &["moving"], &["superb"]], &[&["dull"], &["awful"], &["boring"], &["tedious"]])
 }
 
 #[test]
@@ -111,24 +118,7 @@ fn reported_accuracy(stdout: &str) -> f64 {
 #[test]
 fn a_bag_of_bigrams_learns_what_word_order_says_and_a_bag_of_words_cannot() {
     let dir = tmp_dir("classify-bag");
-    let filler = ["the", "film", "was", "a", "story", "about", "two", "people", "and", "their", "day", "in", "town"];
-    let mut x: u64 = 5;
-    let mut next = |m: usize| {
-        x = x.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
-        (x >> 33) as usize % m
-    };
-    let (mut train, mut valid) = (String::new(), String::from("label\ttext\n"));
-    for i in 0..700 {
-        let (label, cue) = if i % 2 == 0 { ("pos", ["so", "good"]) } else { ("neg", ["good", "so"]) };
-        let mut words: Vec<&str> = (0..4 + next(6)).map(|_| filler[next(filler.len())]).collect();
-        let at = next(words.len() + 1);
-        words.splice(at..at, cue);
-        let line = format!("{label}\t{}\n", words.join(" "));
-        if i < 600 { train.push_str(&line) } else { valid.push_str(&line) }
-    }
-    let (t, v) = (dir.join("train.tsv"), dir.join("valid.tsv"));
-    std::fs::write(&t, train).unwrap();
-    std::fs::write(&v, valid).unwrap();
+    let (t, v) = write_cued(&dir, 5, &[&["so", "good"]], &[&["good", "so"]]);
     let mut acc = Vec::new();
     for n in [1, 2] {
         let out = dir.join(format!("bag{n}"));

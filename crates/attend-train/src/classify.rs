@@ -159,6 +159,9 @@ fn spec(cfg: &RunConfig) -> TokenizerSpec {
 /// by a space (a word token never holds one), the bag-of-n-grams classifier's
 /// tokens.
 pub fn with_ngrams(words: Vec<String>, n: usize) -> Vec<String> {
+    if n < 2 {
+        return words;
+    }
     let mut tokens = words.clone();
     for k in 2..=n {
         tokens.extend(words.windows(k).map(|w| w.join(" ")));
