@@ -1,6 +1,7 @@
 # gensim 4.4 Word2Vec with bench_w2v.py's settings, a chosen seed, on a prepared file
 # (attend word2vec prepare ...); prints analogy and similarity scores. Run from the attend checkout.
-# Usage: $PY benches/gensim_seed.py SEED prepared.txt [WORKERS (default 2)] [corpus_file|iterable]
+# Usage: $PY benches/gensim_seed.py SEED prepared.txt [WORKERS (default 2)] [corpus_file|iterable] [VECTORS.bin]
+# (VECTORS.bin: also save the vectors in word2vec's binary format, e.g. for `attend word2vec eval`)
 # (iterable: gensim reads LineSentence through Python; its learning rate then follows the words
 # of all workers together, whereas corpus_file mode with W > 1 workers decays it by each worker's
 # share only, see BENCHMARKS.md)
@@ -20,6 +21,8 @@ else:
     t = time.time()
     m.train(LineSentence(path), total_words=m.corpus_total_words, total_examples=m.corpus_count, epochs=5)
 t = time.time() - t
+if len(sys.argv) > 5:
+    m.wv.save_word2vec_format(sys.argv[5], binary=True)
 score, sections = m.wv.evaluate_word_analogies('../shared/data/word-analogy/questions-words.dev.txt', restrict_vocab=30000, case_insensitive=True)
 tot = [s for s in sections if s['section'] == 'Total accuracy'][0]
 ok, bad = len(tot['correct']), len(tot['incorrect'])

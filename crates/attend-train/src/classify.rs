@@ -191,6 +191,23 @@ fn examples(cfg: &RunConfig, vocab: &Vocab, labels: &[String], data: &[Labeled],
         .collect()
 }
 
+/// Removes fold `fold` of `folds` near-equal contiguous parts from `data` and
+/// returns it (k-fold cross-validation: the folds of one shuffle cover every
+/// example exactly once).
+fn hold_out_fold<T>(data: &mut Vec<T>, fold: usize, folds: usize) -> Result<Vec<T>> {
+    if folds < 2 || fold >= folds {
+        return Err(TrainError::Config(format!("data.fold = {fold}, data.folds = {folds}: need folds >= 2 and 0 <= fold < folds")));
+    }
+    if data.len() < folds {
+        return Err(TrainError::Invalid(format!("{} examples cannot be split into {folds} folds", data.len())));
+    }
+    let (start, end) = (fold * data.len() / folds, (fold + 1) * data.len() / folds);
+    let tail = data.split_off(end);
+    let held = data.split_off(start);
+    data.extend(tail);
+    Ok(held)
+}
+
 /// Reads and encodes a run's data; the vocabulary and labels come from `run` when resuming.
 pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData> {
     if cfg.data.text.is_empty() {
@@ -198,13 +215,21 @@ pub fn prepare_classify(cfg: &RunConfig, run: Option<&Path>) -> Result<ClassData
     }
     let mut train = read_labeled(&cfg.data.text)?;
     let valid = match &cfg.data.valid_text {
+        Some(_) if cfg.data.fold.is_some() => {
+            return Err(TrainError::Config("data.fold picks the validation examples from data.text; it cannot be used with data.valid_text".into()))
+        }
         Some(p) => read_labeled(std::slice::from_ref(p))?,
         None => {
-            // A seeded tenth of the training data.
+            // A seeded tenth of the training data, or one fold of `folds`.
             let mut rng = rand::rngs::StdRng::seed_from_u64(cfg.data.split_seed.unwrap_or(cfg.train.seed));
             train.shuffle(&mut rng);
-            let n = (train.len() / 10).max(1);
-            train.split_off(train.len() - n)
+            match cfg.data.fold {
+                None => {
+                    let n = (train.len() / 10).max(1);
+                    train.split_off(train.len() - n)
+                }
+                Some(fold) => hold_out_fold(&mut train, fold, cfg.data.folds)?,
+            }
         }
     };
     let (vocab, labels) = match run {
@@ -521,6 +546,25 @@ mod tests {
     }
 
     #[test]
+    fn the_folds_cover_every_example_once() {
+        let mut seen = Vec::new();
+        for fold in 0..3 {
+            let mut data: Vec<u32> = (0..10).collect();
+            let held = hold_out_fold(&mut data, fold, 3).unwrap();
+            assert_eq!(data.len() + held.len(), 10);
+            assert!(held.iter().all(|x| !data.contains(x)));
+            assert!((3..=4).contains(&held.len()), "{held:?}");
+            seen.extend(held);
+        }
+        seen.sort();
+        assert_eq!(seen, (0..10).collect::<Vec<u32>>());
+        let mut data: Vec<u32> = (0..10).collect();
+        assert!(hold_out_fold(&mut data, 3, 3).unwrap_err().to_string().contains("data.fold = 3"));
+        assert!(hold_out_fold(&mut data, 0, 1).is_err());
+        assert!(hold_out_fold(&mut vec![1u32], 0, 2).is_err());
+    }
+
+    #[test]
     fn the_split_seed_fixes_the_held_out_tenth_across_training_seeds() {
         let dir = std::env::temp_dir().join(format!("attend-split-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
@@ -538,6 +582,19 @@ mod tests {
             assert!(lines.iter().all(|l| !l.contains("<unk>")), "{lines:?}");
             lines
         };
+        // Ten folds of one split hold out every line exactly once.
+        let fold = |k: usize| {
+            let mut cfg = RunConfig::default();
+            (cfg.data.text, cfg.data.valid_text, cfg.data.min_freq) = (vec![dir.join("d.tsv")], None, 1);
+            (cfg.data.split_seed, cfg.data.fold) = (Some(7), Some(k));
+            let d = prepare_classify(&cfg, None).unwrap();
+            assert_eq!((d.train.len(), d.valid.len()), (45, 5));
+            d.valid.iter().map(|e| d.vocab.decode(&e.src).join(" ")).collect::<Vec<_>>()
+        };
+        let mut all: Vec<String> = (0..10).flat_map(fold).collect();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 50);
         assert_eq!(held_out(1, Some(7)), held_out(2, Some(7)));
         assert_eq!(held_out(7, None), held_out(3, Some(7)));
         assert_ne!(held_out(1, None), held_out(2, None));

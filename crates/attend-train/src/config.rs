@@ -158,6 +158,12 @@ pub struct DataSection {
     /// (default: `train.seed`). Fix it to train several seeds on one split, for
     /// an ensemble or a fair comparison.
     pub split_seed: Option<u64>,
+    /// Classifiers without `valid_text`: hold out fold `fold` (0-based) of
+    /// `folds` equal parts of the shuffled data instead of its last tenth,
+    /// for k-fold cross-validation (train once per fold, same `split_seed`).
+    pub fold: Option<usize>,
+    /// Number of folds that `fold` picks from.
+    pub folds: usize,
     /// Classifiers with `model.arch = "bag"`: besides its words, a text is
     /// read as every run of 2..=`ngrams` adjacent words (1 = words only).
     pub ngrams: usize,
@@ -182,6 +188,8 @@ impl Default for DataSection {
             batch_size: 64,
             bucket: true,
             split_seed: None,
+            fold: None,
+            folds: 10,
             ngrams: 1,
         }
     }
