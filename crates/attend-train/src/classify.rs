@@ -162,10 +162,9 @@ pub fn with_ngrams(words: Vec<String>, n: usize) -> Vec<String> {
     if n < 2 {
         return words;
     }
-    let mut tokens = words.clone();
-    for k in 2..=n {
-        tokens.extend(words.windows(k).map(|w| w.join(" ")));
-    }
+    let grams: Vec<String> = (2..=n).flat_map(|k| words.windows(k).map(|w| w.join(" ")).collect::<Vec<_>>()).collect();
+    let mut tokens = words;
+    tokens.extend(grams);
     tokens
 }
 
@@ -571,11 +570,14 @@ mod tests {
         // Line i reads `t{i / 10} u{i % 10}`: every token also occurs in training lines, so a held-out line decodes back to i.
         let lines: String = (0..50).map(|i| format!("{}\tt{} u{}\n", ["pos", "neg"][i % 2], i / 10, i % 10)).collect();
         std::fs::write(dir.join("d.tsv"), lines).unwrap();
-        let held_out = |seed: u64, split: Option<u64>| {
+        let config = |seed: u64, split: Option<u64>, fold: Option<usize>| {
             let mut cfg = RunConfig::default();
             (cfg.data.text, cfg.data.valid_text, cfg.data.min_freq) = (vec![dir.join("d.tsv")], None, 1);
-            (cfg.train.seed, cfg.data.split_seed) = (seed, split);
-            let d = prepare_classify(&cfg, None).unwrap();
+            (cfg.train.seed, cfg.data.split_seed, cfg.data.fold) = (seed, split, fold);
+            cfg
+        };
+        let held_out = |seed: u64, split: Option<u64>| {
+            let d = prepare_classify(&config(seed, split, None), None).unwrap();
             assert_eq!((d.train.len(), d.valid.len()), (45, 5));
             let mut lines: Vec<String> = d.valid.iter().map(|e| d.vocab.decode(&e.src).join(" ")).collect();
             lines.sort();
@@ -584,10 +586,7 @@ mod tests {
         };
         // Ten folds of one split hold out every line exactly once.
         let fold = |k: usize| {
-            let mut cfg = RunConfig::default();
-            (cfg.data.text, cfg.data.valid_text, cfg.data.min_freq) = (vec![dir.join("d.tsv")], None, 1);
-            (cfg.data.split_seed, cfg.data.fold) = (Some(7), Some(k));
-            let d = prepare_classify(&cfg, None).unwrap();
+            let d = prepare_classify(&config(1, Some(7), Some(k)), None).unwrap();
             assert_eq!((d.train.len(), d.valid.len()), (45, 5));
             d.valid.iter().map(|e| d.vocab.decode(&e.src).join(" ")).collect::<Vec<_>>()
         };
