@@ -445,14 +445,14 @@ fn cpu_worker(
     done: &AtomicU64,
     effective: &AtomicU64,
 ) {
-    let mut worker = native::Worker::new(cfg, &s.keep, &s.noise, &s.sigmoid, shared);
+    let mut worker = native::Worker::new(cfg, &s.sigmoid, shared);
     loop {
         let job = match rx.lock().expect("job queue").recv() {
             Ok(job) => job,
             Err(_) => return,
         };
-        let mut rng = job.rng(cfg);
-        let eff = worker.train_job(&job.words, &job.ends, job.alpha(cfg, total), &mut rng);
+        let mut draws = sampling::LcgDraws::new(job.rng(cfg), &s.keep, &s.noise);
+        let eff = worker.train_job(&job.words, &job.ends, job.alpha(cfg, total), &mut draws);
         effective.fetch_add(eff, Ordering::Relaxed);
         done.fetch_add(job.raw, Ordering::Relaxed);
     }

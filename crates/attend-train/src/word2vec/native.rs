@@ -1,11 +1,13 @@
-//! The CPU engine: word2vec.c's algorithm in plain Rust. Each worker thread
-//! takes a job of sentences, and every (context, word) pair touches only the
-//! 1 + k rows it needs (sparse updates), with no locks between threads:
-//! Hogwild! (Recht et al., 2011), as in word2vec.c and gensim. Occasional
-//! overlapping writes to a frequent word's row are part of the method; with
-//! one thread there are none and a seed gives the same vectors every time.
+//! The CPU engine: word2vec.c's algorithm in plain Rust, with gensim's update
+//! rules. Each worker thread takes a job of sentences, and every (context,
+//! word) pair touches only the 1 + k rows it needs (sparse updates), with no
+//! locks between threads: Hogwild! (Recht et al., 2011), as in word2vec.c and
+//! gensim. Occasional overlapping writes to a frequent word's row are part of
+//! the method; with one thread there are none and a seed gives the same
+//! vectors every time. Given gensim's random stream, initial vectors and
+//! learning rates, this loop reproduces gensim's vectors (`tests/gensim_parity.rs`).
 
-use super::sampling::{subsample, window_range, Lcg, NoiseTable, SigmoidTable};
+use super::sampling::{window_range, Draws, Drawn, Lcg, SigmoidTable};
 use super::{Architecture, Word2VecConfig};
 
 /// Two `[vocab, dim]` tables shared by all worker threads without locks.
@@ -100,74 +102,69 @@ fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
     }
 }
 
-/// Per-thread scratch space and the read-only tables of sampling.
+/// Per-thread scratch space and the read-only sigmoid table.
 pub struct Worker<'a> {
     pub cfg: &'a Word2VecConfig,
-    pub keep: &'a [f32],
-    pub noise: &'a NoiseTable,
     pub sigmoid: &'a SigmoidTable,
     pub tables: Shared,
     neu1: Vec<f32>,
     neu1e: Vec<f32>,
-    sentence: Vec<u32>,
+    drawn: Drawn,
 }
 
 impl<'a> Worker<'a> {
-    pub fn new(cfg: &'a Word2VecConfig, keep: &'a [f32], noise: &'a NoiseTable, sigmoid: &'a SigmoidTable, tables: Shared) -> Self {
+    pub fn new(cfg: &'a Word2VecConfig, sigmoid: &'a SigmoidTable, tables: Shared) -> Self {
         let d = cfg.dim;
-        Self { cfg, keep, noise, sigmoid, tables, neu1: vec![0.0; d], neu1e: vec![0.0; d], sentence: Vec::new() }
+        Self { cfg, sigmoid, tables, neu1: vec![0.0; d], neu1e: vec![0.0; d], drawn: Drawn::default() }
     }
 
     /// Trains on one job's sentences (`words` split at `ends`) with learning
-    /// rate `alpha`; returns the words left after subsampling. On x86-64 CPUs
-    /// with AVX2 and FMA (checked at run time) the loops are compiled for
-    /// them; elsewhere for the baseline instruction set.
-    pub fn train_job(&mut self, words: &[u32], ends: &[usize], alpha: f32, rng: &mut Lcg) -> u64 {
+    /// rate `alpha`, every random choice taken from `draws`; returns the words
+    /// left after subsampling. On x86-64 CPUs with AVX2 and FMA (checked at
+    /// run time) the loops are compiled for them; elsewhere for the baseline
+    /// instruction set.
+    pub fn train_job<D: Draws>(&mut self, words: &[u32], ends: &[usize], alpha: f32, draws: &mut D) -> u64 {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports the features the function is compiled for.
-            return unsafe { self.train_job_avx2(words, ends, alpha, rng) };
+            return unsafe { self.train_job_avx2(words, ends, alpha, draws) };
         }
-        self.train_job_any(words, ends, alpha, rng)
+        self.train_job_any(words, ends, alpha, draws)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
-    unsafe fn train_job_avx2(&mut self, words: &[u32], ends: &[usize], alpha: f32, rng: &mut Lcg) -> u64 {
-        self.train_job_any(words, ends, alpha, rng)
+    unsafe fn train_job_avx2<D: Draws>(&mut self, words: &[u32], ends: &[usize], alpha: f32, draws: &mut D) -> u64 {
+        self.train_job_any(words, ends, alpha, draws)
     }
 
     #[inline(always)]
-    fn train_job_any(&mut self, words: &[u32], ends: &[usize], alpha: f32, rng: &mut Lcg) -> u64 {
-        let mut effective = 0u64;
-        let mut start = 0;
-        for &end in ends {
-            let mut sentence = std::mem::take(&mut self.sentence);
-            sentence.clear();
-            sentence.extend_from_slice(&words[start..end]);
-            start = end;
-            subsample(&mut sentence, self.keep, rng);
-            effective += sentence.len() as u64;
+    fn train_job_any<D: Draws>(&mut self, words: &[u32], ends: &[usize], alpha: f32, draws: &mut D) -> u64 {
+        let mut drawn = std::mem::take(&mut self.drawn);
+        drawn.draw(words, ends, self.cfg.window, draws);
+        for (sentence, shrinks) in drawn.sentences() {
             match self.cfg.arch {
-                Architecture::SkipGram => self.skip_gram(&sentence, alpha, rng),
-                Architecture::Cbow => self.cbow(&sentence, alpha, rng),
+                Architecture::SkipGram => self.skip_gram(sentence, shrinks, alpha, draws),
+                Architecture::Cbow => self.cbow(sentence, shrinks, alpha, draws),
             }
-            self.sentence = sentence;
         }
+        let effective = drawn.words.len() as u64;
+        self.drawn = drawn;
         effective
     }
 
     /// Pushes `input` (a vector) towards `word`'s output vector and away
     /// from `negative` noise words' (negative sampling); accumulates the
-    /// input's gradient in `neu1e`.
+    /// input's gradient in `neu1e`. A noise word equal to `word` is skipped,
+    /// and so is a pair scored beyond the sigmoid table (gensim).
     #[inline(always)]
-    fn negative_sampling(&mut self, input: &[f32], word: u32, alpha: f32, rng: &mut Lcg) {
+    fn negative_sampling<D: Draws>(&mut self, input: &[f32], word: u32, alpha: f32, draws: &mut D) {
         self.neu1e.iter_mut().for_each(|x| *x = 0.0);
         for d in 0..=self.cfg.negative {
             let (target, label) = if d == 0 {
                 (word, 1.0)
             } else {
-                let t = self.noise.draw(rng);
+                let t = draws.noise();
                 if t == word {
                     continue;
                 }
@@ -175,38 +172,40 @@ impl<'a> Worker<'a> {
             };
             // SAFETY: target < vocab; see `Shared`.
             let out = unsafe { self.tables.out_row(target) };
-            let g = self.sigmoid.gradient(dot(input, out), label) * alpha;
+            let Some(g) = self.sigmoid.gradient(dot(input, out), label) else { continue };
+            let g = g * alpha;
             axpy(&mut self.neu1e, g, out);
             axpy(out, g, input);
         }
     }
 
     #[inline(always)]
-    fn skip_gram(&mut self, s: &[u32], alpha: f32, rng: &mut Lcg) {
+    fn skip_gram<D: Draws>(&mut self, s: &[u32], shrinks: &[usize], alpha: f32, draws: &mut D) {
         let window = self.cfg.window;
         for i in 0..s.len() {
-            let shrink = rng.below(window as u64) as usize;
-            for j in window_range(i, s.len(), window, shrink) {
+            for j in window_range(i, s.len(), window, shrinks[i]) {
                 if j == i {
                     continue;
                 }
                 // The context word's input vector predicts the centre word (word2vec.c, gensim).
                 // SAFETY: ids < vocab; see `Shared`.
                 let input = unsafe { self.tables.in_row(s[j]) };
-                self.negative_sampling(input, s[i], alpha, rng);
+                self.negative_sampling(input, s[i], alpha, draws);
                 axpy(input, 1.0, &self.neu1e);
             }
         }
     }
 
     #[inline(always)]
-    fn cbow(&mut self, s: &[u32], alpha: f32, rng: &mut Lcg) {
+    fn cbow<D: Draws>(&mut self, s: &[u32], shrinks: &[usize], alpha: f32, draws: &mut D) {
         let window = self.cfg.window;
         for i in 0..s.len() {
-            let shrink = rng.below(window as u64) as usize;
-            let range = window_range(i, s.len(), window, shrink);
+            let range = window_range(i, s.len(), window, shrinks[i]);
             let count = range.len() - 1;
             if count == 0 {
+                // A one-word sentence: nothing to learn, but gensim still draws
+                // its noise words, so draw them to stay in step with its stream.
+                (0..self.cfg.negative).for_each(|_| _ = draws.noise());
                 continue;
             }
             let mut neu1 = std::mem::take(&mut self.neu1);
@@ -215,8 +214,9 @@ impl<'a> Worker<'a> {
                 // SAFETY: ids < vocab; see `Shared`.
                 axpy(&mut neu1, 1.0, unsafe { self.tables.in_row(s[j]) });
             }
-            neu1.iter_mut().for_each(|x| *x /= count as f32); // the mean of the context (gensim's cbow_mean)
-            self.negative_sampling(&neu1, s[i], alpha, rng);
+            let inv = 1.0 / count as f32;
+            neu1.iter_mut().for_each(|x| *x *= inv); // the mean of the context (gensim's cbow_mean)
+            self.negative_sampling(&neu1, s[i], alpha, draws);
             for j in range.filter(|&j| j != i) {
                 // SAFETY: as above.
                 axpy(unsafe { self.tables.in_row(s[j]) }, 1.0, &self.neu1e);

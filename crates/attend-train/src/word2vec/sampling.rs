@@ -1,7 +1,10 @@
 //! The sampling half of word2vec, shared by the CPU and the tensor engines:
 //! the random generator of Mikolov's C tool, frequent-word subsampling, the
 //! noise distribution for negative sampling (unigram counts to the power 0.75),
-//! the dynamic window, and the clipped sigmoid table.
+//! the dynamic window, and the sigmoid table. Every random choice goes through
+//! [`Draws`], in gensim's order (see [`Drawn`]), so that a test can replay
+//! gensim's own random stream through attend's training loop and get gensim's
+//! vectors (`tests/gensim_parity.rs`).
 
 /// word2vec.c's linear congruential generator: cheap, and deterministic for a seed.
 #[derive(Debug, Clone)]
@@ -32,15 +35,96 @@ impl Lcg {
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
     }
-    /// Uniform in `0..n`.
+    /// Uniform in `0..n`, from the top 32 bits (an LCG's best).
     #[inline]
     pub fn below(&mut self, n: u64) -> u64 {
-        (self.next() >> 16) % n
+        ((self.next() >> 32) * n) >> 32
     }
-    /// Uniform in `[0, 1)`.
+    /// Uniform in `[0, 1)`, from the top 24 bits.
     #[inline]
     pub fn unit(&mut self) -> f32 {
-        ((self.next() >> 16) & 0xFFFF) as f32 / 65536.0
+        (self.next() >> 40) as f32 / 16_777_216.0
+    }
+}
+
+/// The random choices of training, one job at a time.
+pub trait Draws {
+    /// Whether frequent-word subsampling keeps this occurrence of `word`.
+    fn keep(&mut self, word: u32) -> bool;
+    /// How much the window around one word shrinks, uniform in `0..window`.
+    fn shrink(&mut self, window: usize) -> usize;
+    /// A noise word for negative sampling.
+    fn noise(&mut self) -> u32;
+}
+
+/// attend's draws: a job's [`Lcg`] with the keep probabilities and the alias
+/// table of the noise words.
+pub struct LcgDraws<'a> {
+    rng: Lcg,
+    keep: &'a [f32],
+    noise: &'a NoiseTable,
+}
+
+impl<'a> LcgDraws<'a> {
+    /// Draws from `rng` for words kept with probabilities `keep` and noise from `noise`.
+    pub fn new(rng: Lcg, keep: &'a [f32], noise: &'a NoiseTable) -> Self {
+        Self { rng, keep, noise }
+    }
+}
+
+impl Draws for LcgDraws<'_> {
+    #[inline]
+    fn keep(&mut self, word: u32) -> bool {
+        let p = self.keep[word as usize];
+        p >= 1.0 || p >= self.rng.unit()
+    }
+    #[inline]
+    fn shrink(&mut self, window: usize) -> usize {
+        self.rng.below(window as u64) as usize
+    }
+    #[inline]
+    fn noise(&mut self) -> u32 {
+        self.noise.draw(&mut self.rng)
+    }
+}
+
+/// One job's sentences after subsampling, with every kept word's window
+/// shrink. Drawn in gensim's order: first the subsampling coins of the whole
+/// job, then one shrink per kept word, and only then, during training, the
+/// noise words.
+#[derive(Debug, Clone, Default)]
+pub struct Drawn {
+    /// Kept word ids of every sentence, concatenated.
+    pub words: Vec<u32>,
+    /// End offset of each sentence in `words`.
+    pub ends: Vec<usize>,
+    /// Window shrink of each kept word.
+    pub shrinks: Vec<usize>,
+}
+
+impl Drawn {
+    /// Subsamples the sentences `words` (split at `ends`) and draws the shrinks.
+    pub fn draw(&mut self, words: &[u32], ends: &[usize], window: usize, draws: &mut impl Draws) {
+        self.words.clear();
+        self.ends.clear();
+        self.shrinks.clear();
+        let mut start = 0;
+        for &end in ends {
+            for &w in &words[start..end] {
+                if draws.keep(w) {
+                    self.words.push(w);
+                }
+            }
+            self.ends.push(self.words.len());
+            start = end;
+        }
+        self.shrinks.extend((0..self.words.len()).map(|_| draws.shrink(window)));
+    }
+
+    /// The kept sentences with their shrinks (empty sentences skipped).
+    pub fn sentences(&self) -> impl Iterator<Item = (&[u32], &[usize])> {
+        let starts = std::iter::once(0).chain(self.ends.iter().copied());
+        starts.zip(self.ends.iter().copied()).filter(|(a, b)| b > a).map(|(a, b)| (&self.words[a..b], &self.shrinks[a..b]))
     }
 }
 
@@ -110,10 +194,14 @@ impl NoiseTable {
     }
 }
 
-/// Largest |score| the sigmoid table covers; beyond it the gradient is
-/// clipped to 0 or ±1 as in word2vec.c.
+/// Largest |score| the sigmoid table covers; a pair scored beyond it is
+/// skipped (no update), as gensim does (word2vec.c clips the gradient instead).
 pub const MAX_EXP: f32 = 6.0;
 const EXP_TABLE_SIZE: usize = 1000;
+/// Table slots per unit of score: word2vec.c's and gensim's integer
+/// `EXP_TABLE_SIZE / MAX_EXP / 2` = 83 (not 83.3), kept so that scores map to
+/// the same slots as theirs.
+const SLOTS_PER_UNIT: f32 = (EXP_TABLE_SIZE / MAX_EXP as usize / 2) as f32;
 
 /// σ(x) tabulated on [-MAX_EXP, MAX_EXP] (word2vec.c's `expTable`).
 #[derive(Debug, Clone)]
@@ -124,7 +212,8 @@ impl Default for SigmoidTable {
         Self(
             (0..EXP_TABLE_SIZE)
                 .map(|i| {
-                    let e = ((i as f32 / EXP_TABLE_SIZE as f32 * 2.0 - 1.0) * MAX_EXP).exp();
+                    // as gensim computes it: the argument in f32, exp in f64, the ratio in f32
+                    let e = f64::from((i as f32 / EXP_TABLE_SIZE as f32 * 2.0 - 1.0) * MAX_EXP).exp() as f32;
                     e / (e + 1.0)
                 })
                 .collect(),
@@ -133,26 +222,16 @@ impl Default for SigmoidTable {
 }
 
 impl SigmoidTable {
-    /// Gradient factor (label − σ(f)) with word2vec.c's clipping.
+    /// Gradient factor (label − σ(f)), or `None` for a score at or beyond
+    /// ±[`MAX_EXP`], which gensim skips.
     #[inline]
-    pub fn gradient(&self, f: f32, label: f32) -> f32 {
-        if f > MAX_EXP {
-            label - 1.0
-        } else if f < -MAX_EXP {
-            label
-        } else {
-            let i = ((f + MAX_EXP) * (EXP_TABLE_SIZE as f32 / MAX_EXP / 2.0)) as usize;
-            label - self.0[i.min(EXP_TABLE_SIZE - 1)]
+    pub fn gradient(&self, f: f32, label: f32) -> Option<f32> {
+        if f <= -MAX_EXP || f >= MAX_EXP || f.is_nan() {
+            return None;
         }
+        let i = ((f + MAX_EXP) * SLOTS_PER_UNIT) as usize;
+        Some(label - self.0[i.min(EXP_TABLE_SIZE - 1)])
     }
-}
-
-/// Drops words by subsampling, in place.
-pub fn subsample(sentence: &mut Vec<u32>, keep: &[f32], rng: &mut Lcg) {
-    sentence.retain(|&w| {
-        let p = keep[w as usize];
-        p >= 1.0 || p >= rng.unit()
-    });
 }
 
 /// The context positions of position `i` in a sentence of `len` words under a
@@ -202,10 +281,10 @@ mod tests {
         let s = SigmoidTable::default();
         for f in [-5.9f32, -1.0, 0.0, 0.5, 3.0, 5.9] {
             let exact = 1.0 / (1.0 + (-f).exp());
-            assert!((s.gradient(f, 1.0) - (1.0 - exact)).abs() < 0.01, "{f}");
+            assert!((s.gradient(f, 1.0).unwrap() - (1.0 - exact)).abs() < 0.02, "{f}");
         }
-        assert_eq!(s.gradient(7.0, 1.0), 0.0);
-        assert_eq!(s.gradient(-7.0, 0.0), 0.0);
+        assert_eq!(s.gradient(6.0, 1.0), None);
+        assert_eq!(s.gradient(-7.0, 0.0), None);
     }
 
     #[test]

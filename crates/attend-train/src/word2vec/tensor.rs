@@ -13,7 +13,7 @@ use attend_model::word2vec::{Word2Vec, Word2VecBatch};
 use burn::prelude::*;
 
 use super::native::HogwildTables;
-use super::sampling::{subsample, window_range, Lcg};
+use super::sampling::{window_range, Draws, Drawn, LcgDraws};
 use super::{Architecture, Job, Sampling, Word2VecConfig};
 use crate::error::{Result, TrainError};
 
@@ -45,8 +45,8 @@ impl BatchBuilder {
     }
 
     /// Adds one example: `context` words (at most `slots`) predict `word`,
-    /// against `negative` noise words drawn from `s`.
-    pub fn push(&mut self, context: &[u32], word: u32, s: &Sampling, rng: &mut Lcg) {
+    /// against `negative` noise words from `draws`.
+    pub fn push(&mut self, context: &[u32], word: u32, draws: &mut impl Draws) {
         let w = 1.0 / context.len() as f32;
         for k in 0..self.slots {
             self.context.push(context.get(k).map_or(0, |&c| c as i64));
@@ -56,7 +56,7 @@ impl BatchBuilder {
         self.labels.push(1.0);
         self.mask.push(1.0);
         for _ in 1..self.k1 {
-            let t = s.noise.draw(rng);
+            let t = draws.noise();
             self.targets.push(t as i64);
             self.labels.push(0.0);
             self.mask.push(if t == word { 0.0 } else { 1.0 }); // word2vec.c skips such a draw
@@ -84,19 +84,18 @@ impl BatchBuilder {
 pub fn sentence_examples(
     cfg: &Word2VecConfig,
     s: &[u32],
-    sampling: &Sampling,
-    rng: &mut Lcg,
+    shrinks: &[usize],
+    draws: &mut impl Draws,
     b: &mut BatchBuilder,
     flush: &mut dyn FnMut(&mut BatchBuilder) -> Result<()>,
 ) -> Result<()> {
     let mut ctx = Vec::with_capacity(2 * cfg.window);
     for i in 0..s.len() {
-        let shrink = rng.below(cfg.window as u64) as usize;
-        let range = window_range(i, s.len(), cfg.window, shrink);
+        let range = window_range(i, s.len(), cfg.window, shrinks[i]);
         match cfg.arch {
             Architecture::SkipGram => {
                 for j in range.filter(|&j| j != i) {
-                    b.push(&[s[j]], s[i], sampling, rng);
+                    b.push(&[s[j]], s[i], draws);
                     if b.len() >= cfg.batch {
                         flush(b)?;
                     }
@@ -106,7 +105,7 @@ pub fn sentence_examples(
                 ctx.clear();
                 ctx.extend(range.filter(|&j| j != i).map(|j| s[j]));
                 if !ctx.is_empty() {
-                    b.push(&ctx, s[i], sampling, rng);
+                    b.push(&ctx, s[i], draws);
                     if b.len() >= cfg.batch {
                         flush(b)?;
                     }
@@ -159,23 +158,20 @@ pub fn train(
     let mut builder = BatchBuilder::new(slots, cfg.negative);
     let (mut loss_sum, mut examples) = (0f64, 0u64);
     let mut losses: Vec<Tensor<1>> = Vec::new();
-    let mut sentence = Vec::new();
+    let mut drawn = Drawn::default();
     let rx = rx.lock().expect("job queue");
     while let Ok(job) = rx.recv() {
         let alpha = job.alpha(cfg, total) as f64;
-        let mut rng = job.rng(cfg);
+        let mut draws = LcgDraws::new(job.rng(cfg), &sampling.keep, &sampling.noise);
         let mut flush = |b: &mut BatchBuilder| -> Result<()> {
             examples += b.len() as u64;
             losses.push(model.sgd_step(&b.take(&device), alpha));
             Ok(())
         };
-        for (k, &end) in job.ends.iter().enumerate() {
-            let start = if k == 0 { 0 } else { job.ends[k - 1] };
-            sentence.clear();
-            sentence.extend_from_slice(&job.words[start..end]);
-            subsample(&mut sentence, &sampling.keep, &mut rng);
-            effective.fetch_add(sentence.len() as u64, Ordering::Relaxed);
-            sentence_examples(cfg, &sentence, sampling, &mut rng, &mut builder, &mut flush)?;
+        drawn.draw(&job.words, &job.ends, cfg.window, &mut draws);
+        effective.fetch_add(drawn.words.len() as u64, Ordering::Relaxed);
+        for (sentence, shrinks) in drawn.sentences() {
+            sentence_examples(cfg, sentence, shrinks, &mut draws, &mut builder, &mut flush)?;
         }
         if !builder.is_empty() {
             flush(&mut builder)?;
