@@ -66,6 +66,11 @@ pub struct W2vTrainArgs {
     /// Worker threads (CPU engine).
     #[arg(long, default_value_t = 2)]
     threads: usize,
+    /// Parts of the corpus read side by side, one job from each in turn, so that threads train
+    /// on distant text at the same time, as gensim's corpus_file workers do (1: in order). Part
+    /// of the run's settings, unlike --threads.
+    #[arg(long, default_value_t = 1)]
+    streams: usize,
     /// Seed (one thread: the same vectors every time).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -176,6 +181,7 @@ fn cmd_train(a: W2vTrainArgs) -> Result<ExitCode> {
         .with_min_alpha(a.min_alpha)
         .with_epochs(a.epochs)
         .with_threads(a.threads)
+        .with_streams(a.streams)
         .with_seed(a.seed)
         .with_batch(a.batch);
     let engine = if a.device == "cpu" {

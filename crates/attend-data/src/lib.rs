@@ -18,4 +18,4 @@ pub use error::{DataError, Result};
 pub use tokenizer::{CharTokenizer, Tokenizer, TokenizerKind, TokenizerSpec, WordTokenizer};
 pub use vocab::{Vocab, BOS, EOS, PAD, UNK};
 pub use vectors::{VectorFormat, WordVectors};
-pub use word_corpus::{corpus_files, SentenceReader, WordCounts};
+pub use word_corpus::{corpus_files, ReaderPosition, SentenceReader, WordCounts};

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 
 use unicode_general_category::get_general_category;
@@ -73,11 +73,30 @@ pub fn tokenize_line(line: &str, mut f: impl FnMut(&str)) {
     }
 }
 
+/// Where a [`SentenceReader`] is: the next line it reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ReaderPosition {
+    /// Index of the file in the reader's list.
+    pub file: usize,
+    /// Byte offset of the line in that file.
+    pub offset: u64,
+    /// Lines of that file before it (for error messages).
+    pub line: usize,
+}
+
+/// An open file of the reader: the file, its path, lines read, bytes read.
+struct OpenFile {
+    reader: BufReader<File>,
+    path: PathBuf,
+    line: usize,
+    offset: u64,
+}
+
 /// Streams sentences from a list of files, one paragraph at a time.
 pub struct SentenceReader {
     files: Vec<PathBuf>,
     next_file: usize,
-    current: Option<(BufReader<File>, PathBuf, usize)>,
+    current: Option<OpenFile>,
     line: Vec<u8>,
 }
 
@@ -85,6 +104,30 @@ impl SentenceReader {
     /// Starts at the first line of the first file.
     pub fn new(files: Vec<PathBuf>) -> Self {
         Self { files, next_file: 0, current: None, line: Vec::new() }
+    }
+
+    /// Starts at `at`, a position an earlier reader of the same files reported.
+    pub fn starting_at(files: Vec<PathBuf>, at: ReaderPosition) -> Result<Self> {
+        let mut r = Self::new(files);
+        if at.offset == 0 {
+            r.next_file = at.file;
+            return Ok(r);
+        }
+        let path = r.files.get(at.file).cloned().ok_or_else(|| DataError::Invalid(format!("no corpus file number {}", at.file)))?;
+        let io = |source| DataError::Io { path: path.clone(), source };
+        let mut file = File::open(&path).map_err(io)?;
+        file.seek(SeekFrom::Start(at.offset)).map_err(io)?;
+        r.current = Some(OpenFile { reader: BufReader::with_capacity(1 << 20, file), path, line: at.line, offset: at.offset });
+        r.next_file = at.file + 1;
+        Ok(r)
+    }
+
+    /// The next line this reader reads.
+    pub fn position(&self) -> ReaderPosition {
+        match &self.current {
+            Some(f) => ReaderPosition { file: self.next_file - 1, offset: f.offset, line: f.line },
+            None => ReaderPosition { file: self.next_file, offset: 0, line: 0 },
+        }
     }
 
     /// Fills `out` with the next non-empty sentence; `false` at the end of
@@ -106,23 +149,25 @@ impl SentenceReader {
                 let path = self.files[self.next_file].clone();
                 self.next_file += 1;
                 let file = File::open(&path).map_err(|source| DataError::Io { path: path.clone(), source })?;
-                self.current = Some((BufReader::with_capacity(1 << 20, file), path, 0));
+                self.current = Some(OpenFile { reader: BufReader::with_capacity(1 << 20, file), path, line: 0, offset: 0 });
                 if n > 0 {
                     return Ok(true); // a file boundary ends the paragraph
                 }
             }
-            let (reader, path, line_no) = self.current.as_mut().expect("a file is open");
+            let open = self.current.as_mut().expect("a file is open");
             self.line.clear();
-            let read = reader
+            let read = open
+                .reader
                 .read_until(b'\n', &mut self.line)
-                .map_err(|source| DataError::Io { path: path.clone(), source })?;
+                .map_err(|source| DataError::Io { path: open.path.clone(), source })?;
             if read == 0 {
                 self.current = None;
                 continue;
             }
-            *line_no += 1;
+            open.line += 1;
+            open.offset += read as u64;
             let text = std::str::from_utf8(&self.line)
-                .map_err(|_| DataError::InvalidUtf8 { path: path.clone(), line: *line_no })?;
+                .map_err(|_| DataError::InvalidUtf8 { path: open.path.clone(), line: open.line })?;
             if text.trim().is_empty() {
                 if n > 0 {
                     return Ok(true);
@@ -141,6 +186,9 @@ impl SentenceReader {
     }
 }
 
+/// Sentences between two recorded reader positions of [`WordCounts::count`].
+const MARK_EVERY: u64 = 16;
+
 /// The words of a corpus with their counts, most frequent first.
 #[derive(Debug, Clone)]
 pub struct WordCounts {
@@ -154,6 +202,8 @@ pub struct WordCounts {
     pub sentences: u64,
     /// Distinct words before the min-count cut.
     pub distinct: usize,
+    /// Every 16th sentence start: where a reader finds it, and the tokens before it.
+    pub marks: Vec<(ReaderPosition, u64)>,
 }
 
 impl WordCounts {
@@ -163,7 +213,11 @@ impl WordCounts {
         let mut map: HashMap<String, (u64, u32)> = HashMap::new();
         let mut reader = SentenceReader::new(files.to_vec());
         let (mut total, mut sentences) = (0u64, 0u64);
+        let mut marks = Vec::new();
         loop {
+            if sentences % MARK_EVERY == 0 {
+                marks.push((reader.position(), total));
+            }
             let more = reader.next_with(|t| {
                 total += 1;
                 if let Some(e) = map.get_mut(t) {
@@ -187,7 +241,22 @@ impl WordCounts {
             map.into_iter().filter(|(_, (c, _))| *c >= min_count).map(|(w, (c, o))| (w, c, o)).collect();
         kept.sort_by(|a, b| b.1.cmp(&a.1).then(a.2.cmp(&b.2)));
         let (words, counts) = kept.into_iter().map(|(w, c, _)| (w, c)).unzip();
-        Ok(Self { words, counts, total_tokens: total, sentences, distinct })
+        Ok(Self { words, counts, total_tokens: total, sentences, distinct, marks })
+    }
+
+    /// Cuts the corpus into at most `parts` stretches of whole sentences with
+    /// near-equal token counts: each part's start and its token count.
+    pub fn split(&self, parts: usize) -> Vec<(ReaderPosition, u64)> {
+        let mut starts: Vec<(ReaderPosition, u64)> = Vec::new();
+        for k in 0..parts.max(1) as u64 {
+            let target = self.total_tokens * k / parts.max(1) as u64;
+            let mark = self.marks.iter().find(|m| m.1 >= target).copied();
+            if let Some(m) = mark.filter(|m| m.1 < self.total_tokens && starts.last().is_none_or(|s| s.1 < m.1)) {
+                starts.push(m);
+            }
+        }
+        let ends: Vec<u64> = starts.iter().skip(1).map(|s| s.1).chain([self.total_tokens]).collect();
+        starts.into_iter().zip(ends).map(|((pos, before), end)| (pos, end - before)).collect()
     }
 
     /// Word → id map of the kept words.
@@ -227,6 +296,43 @@ mod tests {
         assert_eq!(strip_token("$£100%"), "100");
         assert_eq!(strip_token("☞→"), "");
         assert_eq!(strip_token("\u{7f}x"), "\u{7f}x"); // a control character, not P*/S*
+    }
+
+    #[test]
+    fn parts_cover_the_corpus_once_and_readers_start_at_them() {
+        let dir = std::env::temp_dir().join(format!("attend-wc-parts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut want = Vec::new();
+        for f in 0..3 {
+            let mut text = String::new();
+            for p in 0..70 {
+                let words: Vec<String> = (0..1 + (p * 7 + f) % 11).map(|w| format!("w{f}x{p}y{w}")).collect();
+                text.push_str(&format!("{}\n\n\n", words.join(" ")));
+                want.push(words.join(" "));
+            }
+            std::fs::write(dir.join(format!("{f}.txt")), text).unwrap();
+        }
+        let files = corpus_files(&[dir.clone()]).unwrap();
+        let counts = WordCounts::count(&files, 1).unwrap();
+        for n in [1, 2, 3, 7] {
+            let parts = counts.split(n);
+            assert_eq!(parts.len(), n);
+            assert_eq!(parts.iter().map(|p| p.1).sum::<u64>(), counts.total_tokens);
+            let share = counts.total_tokens / n as u64;
+            assert!(parts.iter().all(|p| p.1.abs_diff(share) < 16 * 11), "{n} parts: {parts:?}");
+            let mut got = Vec::new();
+            for &(at, tokens) in &parts {
+                let mut r = SentenceReader::starting_at(files.clone(), at).unwrap();
+                let (mut read, mut s) = (0u64, Vec::new());
+                while read < tokens && r.next_sentence(&mut s).unwrap() {
+                    read += s.len() as u64;
+                    got.push(s.join(" "));
+                }
+                assert_eq!(read, tokens);
+            }
+            assert_eq!(got, want, "{n} parts");
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

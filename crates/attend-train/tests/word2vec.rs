@@ -175,13 +175,15 @@ fn bad_settings_and_tiny_corpora_are_errors() {
 /// gives exactly the vectors of a run that was never stopped.
 fn resume_is_exact(engine: Engine, name: &str) {
     let corpus = grouped_corpus(name);
-    let cfg = config(Architecture::SkipGram);
+    // Two parts of the corpus read side by side: resuming must take up the round of jobs where it stopped.
+    let cfg = config(Architecture::SkipGram).with_streams(2);
     let straight = train(&cfg, &[corpus.clone()], &engine, &TrainOptions::default()).unwrap();
     assert!(straight.finished);
+    assert_eq!(straight.stats.raw_words, 3 * 48_000, "every word once per epoch");
     let ckpt = corpus.with_file_name("ckpt");
     let first = TrainOptions { checkpoint: Some(ckpt.clone()), stop_after_jobs: Some(7), ..Default::default() };
     let stopped = train(&cfg, &[corpus.clone()], &engine, &first).unwrap();
-    assert!(!stopped.finished, "15 jobs in all; stopped after 7 or a few more");
+    assert!(!stopped.finished, "18 jobs in all; stopped after 7 or a few more");
     assert!(ckpt.join("state.json").exists());
     assert_ne!(stopped.vectors.data(), straight.vectors.data());
     let again = TrainOptions { checkpoint: Some(ckpt.clone()), resume: true, ..Default::default() };

@@ -24,7 +24,7 @@ use std::sync::mpsc::{sync_channel, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use attend_data::{SentenceReader, WordCounts, WordVectors};
+use attend_data::{ReaderPosition, SentenceReader, WordCounts, WordVectors};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
@@ -95,6 +95,12 @@ pub struct Word2VecConfig {
     /// Words per job handed to a worker.
     #[config(default = 10_000)]
     pub job_words: usize,
+    /// Stretches of the corpus read side by side: the corpus is cut into this
+    /// many parts of near-equal length and jobs are taken from them in turn,
+    /// so that worker threads train on distant text at the same time, as
+    /// gensim's `corpus_file` workers do (1, the default: in order).
+    #[config(default = 1)]
+    pub streams: usize,
     /// Examples per tensor step of the tensor engine.
     #[config(default = 1024)]
     pub batch: usize,
@@ -107,8 +113,8 @@ impl Word2VecConfig {
         if self.dim == 0 || self.window == 0 || self.epochs == 0 || self.threads == 0 || self.batch == 0 {
             return bad("--dim, --window, --epochs, --threads and --batch must be at least 1");
         }
-        if self.job_words == 0 {
-            return bad("job_words must be at least 1");
+        if self.job_words == 0 || self.streams == 0 {
+            return bad("job_words and --streams must be at least 1");
         }
         if !(self.alpha > 0.0 && self.min_alpha >= 0.0 && self.min_alpha <= self.alpha) {
             return bad("need 0 <= --min-alpha <= --alpha and --alpha > 0");
@@ -213,11 +219,14 @@ struct EpochStart {
     skip: u64,
 }
 
-/// Streams one pass over `files` into jobs sent on a bounded channel; returns
-/// the index within the epoch of the first job not sent, and whether the
-/// whole epoch was sent (false when `stop` was raised).
+/// Streams one pass over `files` into jobs sent on a bounded channel, taking
+/// one job in turn from each of the `parts` (start, tokens) of the corpus;
+/// returns the index within the epoch of the first job not sent, and whether
+/// the whole epoch was sent (false when `stop` was raised).
+#[allow(clippy::too_many_arguments)]
 fn read_epoch(
     files: &[PathBuf],
+    parts: &[(ReaderPosition, u64)],
     index: &std::collections::HashMap<String, u32>,
     cfg: &Word2VecConfig,
     corpus_words: u64,
@@ -228,41 +237,55 @@ fn read_epoch(
 ) -> err::Result<(u64, bool)> {
     let mut before = start.epoch as u64 * corpus_words;
     let mut k = 0u64; // index of the job being filled, within the epoch
-    let new_job = |before, k: u64| Job { words: Vec::new(), ends: Vec::new(), raw: 0, before, number: start.first_job + k };
-    let mut job = new_job(before, k);
-    let mut reader = SentenceReader::new(files.to_vec());
-    loop {
-        let mut raw = 0u64;
-        let more = reader.next_with(|t| {
-            raw += 1;
-            if let Some(&id) = index.get(t) {
-                job.words.push(id);
+    let mut streams = Vec::with_capacity(parts.len());
+    for &(at, tokens) in parts {
+        streams.push((SentenceReader::starting_at(files.to_vec(), at)?, tokens));
+    }
+    let mut turn = 0;
+    while !streams.is_empty() {
+        turn %= streams.len();
+        let (reader, left) = &mut streams[turn];
+        let mut job = Job { words: Vec::new(), ends: Vec::new(), raw: 0, before, number: start.first_job + k };
+        let mut exhausted = false;
+        while (job.raw as usize) < cfg.job_words {
+            let mut raw = 0u64;
+            let more = *left > 0
+                && reader.next_with(|t| {
+                    raw += 1;
+                    if let Some(&id) = index.get(t) {
+                        job.words.push(id);
+                    }
+                })?;
+            if !more {
+                exhausted = true;
+                break;
             }
-        })?;
-        if more {
             job.raw += raw;
+            *left = left.saturating_sub(raw);
             if job.ends.last() != Some(&job.words.len()) {
                 job.ends.push(job.words.len());
             }
         }
-        if (job.raw as usize >= cfg.job_words || !more) && job.raw > 0 {
+        if exhausted {
+            streams.remove(turn); // the next stream moves into this turn
+        } else {
+            turn += 1;
+        }
+        if job.raw > 0 {
             before += job.raw;
-            let full = std::mem::replace(&mut job, new_job(before, k + 1));
             if k >= start.skip {
                 if stop() {
                     return Ok((k, false));
                 }
-                if tx.send(full).is_err() {
+                if tx.send(job).is_err() {
                     return Ok((k, false)); // the consumer stopped on an error, which it reports
                 }
                 sent.fetch_add(1, Ordering::Relaxed);
             }
             k += 1;
         }
-        if !more {
-            return Ok((k, true));
-        }
     }
+    Ok((k, true))
 }
 
 fn progress_bar(total: u64, show: bool) -> ProgressBar {
@@ -322,6 +345,7 @@ pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, opts: &Tr
     }
     let vocab_s = t0.elapsed().as_secs_f64();
     let index = counts.index();
+    let parts = counts.split(cfg.streams);
     let sampling = Sampling {
         keep: keep_probabilities(&counts.counts, cfg.sample),
         noise: NoiseTable::new(&counts.counts, cfg.ns_exponent),
@@ -372,7 +396,7 @@ pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, opts: &Tr
                     interrupt.load(Ordering::Relaxed) || opts.stop_after_jobs.is_some_and(|n| session_sent.load(Ordering::Relaxed) >= n)
                 };
                 let ((sent, complete), loss) = std::thread::scope(|s| -> err::Result<((u64, bool), Option<f64>)> {
-                    let reader = s.spawn(|| read_epoch(files, &index, cfg, corpus_words, start, tx, &should_stop, &session_sent));
+                    let reader = s.spawn(|| read_epoch(files, &parts, &index, cfg, corpus_words, start, tx, &should_stop, &session_sent));
                     let consumed = {
                         let rx = rx; // dropped at the end of this block, which unblocks the reader after an error
                         match &mut tables {
