@@ -5,7 +5,9 @@
 # (iterable: gensim reads LineSentence through Python; its learning rate then follows the words
 # of all workers together, whereas corpus_file mode with W > 1 workers decays it by each worker's
 # share only, see BENCHMARKS.md)
-import sys, json, time
+# FULL_DECAY=1 in the environment: corpus_file mode with each worker's learning rate decayed fully
+# (total_examples = corpus_count / WORKERS, the only change), instead of half-way per epoch with 2.
+import os, sys, json, time
 from gensim.models import Word2Vec
 from gensim.models.word2vec import LineSentence
 seed = int(sys.argv[1]); path = sys.argv[2]
@@ -15,7 +17,8 @@ m = Word2Vec(vector_size=100, window=5, negative=5, hs=0, sg=1, min_count=5, sam
 if mode == "corpus_file":
     m.build_vocab(corpus_file=path)
     t = time.time()
-    m.train(corpus_file=path, total_words=m.corpus_total_words, total_examples=m.corpus_count, epochs=5)
+    examples = m.corpus_count // workers if os.environ.get('FULL_DECAY') == '1' else m.corpus_count
+    m.train(corpus_file=path, total_words=m.corpus_total_words, total_examples=examples, epochs=5)
 else:
     m.build_vocab(LineSentence(path))
     t = time.time()
