@@ -71,6 +71,10 @@ pub struct W2vTrainArgs {
     /// of the run's settings, unlike --threads.
     #[arg(long, default_value_t = 1)]
     streams: usize,
+    /// Decay the learning rate by each part's own progress, as gensim's corpus_file workers do:
+    /// with --streams N each epoch takes it only 1/N of its way down, so it ends above --min-alpha.
+    #[arg(long)]
+    part_decay: bool,
     /// Seed (one thread: the same vectors every time).
     #[arg(long, default_value_t = 1)]
     seed: u64,
@@ -182,6 +186,7 @@ fn cmd_train(a: W2vTrainArgs) -> Result<ExitCode> {
         .with_epochs(a.epochs)
         .with_threads(a.threads)
         .with_streams(a.streams)
+        .with_part_decay(a.part_decay)
         .with_seed(a.seed)
         .with_batch(a.batch);
     let engine = if a.device == "cpu" {

@@ -250,7 +250,7 @@ impl WordCounts {
         let mut starts: Vec<(ReaderPosition, u64)> = Vec::new();
         for k in 0..parts.max(1) as u64 {
             let target = self.total_tokens * k / parts.max(1) as u64;
-            let mark = self.marks.iter().find(|m| m.1 >= target).copied();
+            let mark = self.marks.iter().min_by_key(|m| m.1.abs_diff(target)).copied();
             if let Some(m) = mark.filter(|m| m.1 < self.total_tokens && starts.last().is_none_or(|s| s.1 < m.1)) {
                 starts.push(m);
             }

@@ -101,6 +101,11 @@ pub struct Word2VecConfig {
     /// gensim's `corpus_file` workers do (1, the default: in order).
     #[config(default = 1)]
     pub streams: usize,
+    /// Decay the learning rate by each part's own progress, as gensim's
+    /// `corpus_file` workers do: with `streams` parts, each epoch takes it only
+    /// 1/`streams` of its way down, and the run ends above `min_alpha`.
+    #[config(default = false)]
+    pub part_decay: bool,
     /// Examples per tensor step of the tensor engine.
     #[config(default = 1024)]
     pub batch: usize,
@@ -186,6 +191,9 @@ pub struct Job {
     pub raw: u64,
     /// Raw words of the run before this job (for the learning rate).
     pub before: u64,
+    /// Raw words of earlier epochs plus those of this job's part before it
+    /// (for the learning rate under `part_decay`).
+    pub part_before: u64,
     /// Sequence number of the job in the run (seeds its random numbers).
     pub number: u64,
 }
@@ -200,7 +208,8 @@ pub struct Sampling {
 impl Job {
     /// Learning rate at the start of this job.
     pub fn alpha(&self, cfg: &Word2VecConfig, total: u64) -> f32 {
-        let progress = self.before as f64 / total.max(1) as f64;
+        let before = if cfg.part_decay { self.part_before } else { self.before };
+        let progress = before as f64 / total.max(1) as f64;
         (cfg.alpha - (cfg.alpha - cfg.min_alpha) * progress).max(cfg.min_alpha) as f32
     }
     /// The job's random generator.
@@ -239,13 +248,13 @@ fn read_epoch(
     let mut k = 0u64; // index of the job being filled, within the epoch
     let mut streams = Vec::with_capacity(parts.len());
     for &(at, tokens) in parts {
-        streams.push((SentenceReader::starting_at(files.to_vec(), at)?, tokens));
+        streams.push((SentenceReader::starting_at(files.to_vec(), at)?, tokens, before));
     }
     let mut turn = 0;
     while !streams.is_empty() {
         turn %= streams.len();
-        let (reader, left) = &mut streams[turn];
-        let mut job = Job { words: Vec::new(), ends: Vec::new(), raw: 0, before, number: start.first_job + k };
+        let (reader, left, part_before) = &mut streams[turn];
+        let mut job = Job { words: Vec::new(), ends: Vec::new(), raw: 0, before, part_before: *part_before, number: start.first_job + k };
         let mut exhausted = false;
         while (job.raw as usize) < cfg.job_words {
             let mut raw = 0u64;
@@ -262,6 +271,7 @@ fn read_epoch(
             }
             job.raw += raw;
             *left = left.saturating_sub(raw);
+            *part_before += raw;
             if job.ends.last() != Some(&job.words.len()) {
                 job.ends.push(job.words.len());
             }
@@ -479,5 +489,47 @@ fn cpu_worker(
         let eff = worker.train_job(&job.words, &job.ends, job.alpha(cfg, total), &mut draws);
         effective.fetch_add(eff, Ordering::Relaxed);
         done.fetch_add(job.raw, Ordering::Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn jobs_alternate_between_parts_and_carry_each_parts_progress() {
+        let dir = std::env::temp_dir().join(format!("attend-w2v-parts-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let text: String = (0..40).map(|p| (0..50).map(|w| format!("p{p}w{w} ")).collect::<String>() + "\n\n").collect();
+        let files = vec![dir.join("c.txt")];
+        std::fs::write(&files[0], text).unwrap();
+        let counts = WordCounts::count(&files, 1).unwrap();
+        let c = counts.total_tokens;
+        assert_eq!(c, 2000);
+        let cfg = Word2VecConfig::new().with_job_words(300).with_streams(2);
+        let parts = counts.split(2);
+        let (tx, rx) = sync_channel(100);
+        let start = EpochStart { epoch: 1, first_job: 0, skip: 0 };
+        let sent = AtomicU64::new(0);
+        let (n, complete) = read_epoch(&files, &parts, &counts.index(), &cfg, c, start, tx, &|| false, &sent).unwrap();
+        let jobs: Vec<Job> = rx.iter().collect();
+        assert!(complete && n as usize == jobs.len());
+        assert_eq!(jobs.iter().map(|j| j.raw).sum::<u64>(), c, "every word once");
+        // Jobs alternate: the first two start their parts, at the epoch's start.
+        assert_eq!((jobs[0].part_before, jobs[1].part_before), (c, c));
+        assert_eq!((jobs[0].before, jobs[1].before), (c, c + jobs[0].raw));
+        assert_eq!(jobs[0].words[0], counts.index()["p0w0"]);
+        let second = format!("p{}w0", parts[0].1 / 50);
+        assert_eq!(jobs[1].words[0], counts.index()[second.as_str()], "the second part starts where the first ends");
+        // Each part's progress runs to its own length only, about half the corpus.
+        let longest = jobs.iter().map(|j| j.part_before + j.raw - c).max().unwrap();
+        assert_eq!(longest, parts.iter().map(|p| p.1).max().unwrap());
+        assert!(longest <= 1200, "parts of {parts:?}");
+        // With part_decay the rate at the epoch's end is the one half-way through it.
+        let end = jobs.iter().max_by_key(|j| j.part_before).unwrap();
+        let total = c * 5;
+        let (plain, part) = (end.alpha(&cfg, total), end.alpha(&cfg.clone().with_part_decay(true), total));
+        assert!(part > plain, "{part} vs {plain}");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
