@@ -32,21 +32,14 @@ fn floats(name: &str) -> Vec<f32> {
     words_of(name).into_iter().map(f32::from_bits).collect()
 }
 
-/// A JSON field of `meta.json` (numbers and lists of numbers only).
-fn meta(key: &str) -> Vec<u64> {
-    let text = std::fs::read_to_string(fixture("meta.json")).unwrap();
-    let at = text
-        .find(&format!("\"{key}\":"))
-        .unwrap_or_else(|| panic!("meta.json has no {key}"))
-        + key.len()
-        + 3;
-    let rest = text[at..].trim_start();
-    let body = if rest.starts_with('[') {
-        &rest[1..rest.find(']').unwrap()]
-    } else {
-        rest.split([',', '\n', '}']).next().unwrap()
-    };
-    body.split(',').map(|v| v.trim().parse().unwrap()).collect()
+/// The settings and counts of the fixture's run (`meta.json`).
+fn meta() -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture("meta.json")).unwrap()).unwrap()
+}
+
+/// A whole-number field of `meta.json`.
+fn int(m: &serde_json::Value, key: &str) -> u64 {
+    m[key].as_u64().unwrap_or_else(|| panic!("meta.json has no whole number {key}"))
 }
 
 /// gensim's random stream (`word2vec_inner.pyx`): a 48-bit linear
@@ -105,6 +98,7 @@ fn batches(sentences: &[Vec<Option<u32>>]) -> Vec<std::ops::Range<usize>> {
 
 /// Replays gensim's run through attend's worker; returns (input, output) tables.
 fn replay(arch: Architecture, seeds: &[u64]) -> (Vec<f32>, Vec<f32>) {
+    let m = meta();
     let vocab: Vec<String> = std::fs::read_to_string(fixture("vocab.txt"))
         .unwrap()
         .lines()
@@ -115,7 +109,7 @@ fn replay(arch: Architecture, seeds: &[u64]) -> (Vec<f32>, Vec<f32>) {
         .enumerate()
         .map(|(i, w)| (w.as_str(), i as u32))
         .collect();
-    let count = meta("sentences")[0] as usize;
+    let count = int(&m, "sentences") as usize;
     let austen = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../data/austen/austen.txt");
     let mut reader = SentenceReader::new(vec![austen]);
     let mut sentences = Vec::new();
@@ -131,23 +125,23 @@ fn replay(arch: Architecture, seeds: &[u64]) -> (Vec<f32>, Vec<f32>) {
     let raw: usize = sentences.iter().map(Vec::len).sum();
     assert_eq!(
         raw as u64,
-        meta("corpus_total_words")[0],
+        int(&m, "corpus_total_words"),
         "not the sentences gensim read"
     );
 
-    let dim = meta("dim")[0] as usize;
-    let epochs = meta("epochs")[0] as usize;
+    let dim = int(&m, "dim") as usize;
+    let epochs = int(&m, "epochs") as usize;
     let cfg = Word2VecConfig::new()
         .with_arch(arch)
         .with_dim(dim)
-        .with_window(5)
-        .with_negative(5);
+        .with_window(int(&m, "window") as usize)
+        .with_negative(int(&m, "negative") as usize);
     let (sample_int, cum_table) = (words_of("sample_int.u32"), words_of("cum_table.u32"));
     let mut tables =
         HogwildTables::from_parts(floats("init.f32"), vec![0.0; vocab.len() * dim], dim);
     let sigmoid = SigmoidTable::default();
     let mut worker = Worker::new(&cfg, &sigmoid, tables.shared());
-    let (start, end) = (0.025f32, 0.0001f32);
+    let (start, end) = (m["alpha"].as_f64().unwrap() as f32, m["min_alpha"].as_f64().unwrap() as f32);
     for (epoch, &seed) in seeds.iter().enumerate().take(epochs) {
         let mut stream = GensimStream {
             next_random: seed,
@@ -182,7 +176,7 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn check(arch: Architecture, name: &str) {
-    let seeds = meta(&format!("{name}_next_random"));
+    let seeds: Vec<u64> = meta()[format!("{name}_next_random")].as_array().unwrap().iter().map(|v| v.as_u64().unwrap()).collect();
     let (input, output) = replay(arch, &seeds);
     let (want_in, want_out) = (
         floats(&format!("{name}_input.f32")),
