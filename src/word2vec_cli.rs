@@ -66,13 +66,14 @@ pub struct W2vTrainArgs {
     /// Worker threads (CPU engine).
     #[arg(long, default_value_t = 2)]
     threads: usize,
-    /// Parts of the corpus read side by side, one job from each in turn, so that threads train
-    /// on distant text at the same time, as gensim's corpus_file workers do (1: in order). Part
-    /// of the run's settings, unlike --threads.
-    #[arg(long, default_value_t = 1)]
+    /// Parts of the corpus read side by side, one job from each in turn, so that training sees a
+    /// mixed stream of distant text, as word2vec.c's threads and gensim's corpus_file workers each
+    /// read their own part (1: in order). Part of the run's settings, unlike --threads.
+    #[arg(long, default_value_t = 16)]
     streams: usize,
     /// Decay the learning rate by each part's own progress, as gensim's corpus_file workers do:
-    /// with --streams N each epoch takes it only 1/N of its way down, so it ends above --min-alpha.
+    /// with --streams N each epoch takes it only 1/N of its way down, so it ends above --min-alpha
+    /// (--streams W --part-decay is gensim's schedule with W workers).
     #[arg(long)]
     part_decay: bool,
     /// Seed (one thread: the same vectors every time).

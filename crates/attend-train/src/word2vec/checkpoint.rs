@@ -76,7 +76,10 @@ pub fn load(dir: &Path, cfg: &Word2VecConfig, vocab: usize, corpus_words: u64) -
     let bad = |reason: String| TrainError::Checkpoint { path: dir.into(), reason };
     let text = std::fs::read_to_string(dir.join(STATE)).map_err(|e| TrainError::io(&dir.join(STATE), e))?;
     let state: State = serde_json::from_str(&text).map_err(|e| bad(format!("unreadable {STATE}: {e}")))?;
-    let saved = Word2VecConfig::load_binary(state.config.as_bytes()).map_err(|e| bad(format!("unreadable settings: {e}")))?;
+    let mut saved = Word2VecConfig::load_binary(state.config.as_bytes()).map_err(|e| bad(format!("unreadable settings: {e}")))?;
+    if !state.config.contains("\"streams\"") {
+        saved.streams = 1; // written before `streams` existed, when the corpus was read in order
+    }
     let same = |c: &Word2VecConfig| c.clone().with_threads(1).with_batch(1).to_string();
     if same(&saved) != same(cfg) {
         return Err(bad(format!("it was written with other settings:\n{}\nnow:\n{}", saved, cfg)));
@@ -98,4 +101,27 @@ pub fn load(dir: &Path, cfg: &Word2VecConfig, vocab: usize, corpus_words: u64) -
     let floats: Vec<f32> = bytes.chunks_exact(4).map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
     let (input, output) = floats.split_at(n);
     Ok((state.progress, input.to_vec(), output.to_vec()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_checkpoint_from_before_streams_resumes_only_in_order() {
+        let dir = std::env::temp_dir().join(format!("attend-w2v-ckpt-{}", std::process::id()));
+        let in_order = Word2VecConfig::new().with_dim(2).with_streams(1);
+        save(&dir, &in_order, &Progress::default(), 3, 10, &[0.5; 6], &[0.25; 6]).unwrap();
+        // Rewrite it as a version without the field wrote it.
+        let mut state: State = serde_json::from_str(&std::fs::read_to_string(dir.join(STATE)).unwrap()).unwrap();
+        let mut settings: serde_json::Value = serde_json::from_str(&state.config).unwrap();
+        settings.as_object_mut().unwrap().remove("streams");
+        state.config = settings.to_string();
+        std::fs::write(dir.join(STATE), serde_json::to_string(&state).unwrap()).unwrap();
+        let err = load(&dir, &Word2VecConfig::new().with_dim(2), 3, 10).unwrap_err().to_string();
+        assert!(err.contains("other settings"), "{err}");
+        let (_, input, output) = load(&dir, &in_order, 3, 10).unwrap();
+        assert_eq!((input, output), (vec![0.5; 6], vec![0.25; 6]));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

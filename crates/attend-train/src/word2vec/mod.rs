@@ -97,13 +97,15 @@ pub struct Word2VecConfig {
     pub job_words: usize,
     /// Stretches of the corpus read side by side: the corpus is cut into this
     /// many parts of near-equal length and jobs are taken from them in turn,
-    /// so that worker threads train on distant text at the same time, as
-    /// gensim's `corpus_file` workers do (1, the default: in order).
-    #[config(default = 1)]
+    /// so that training sees a mixed stream of distant text rather than one
+    /// book after another, as word2vec.c's threads and gensim's `corpus_file`
+    /// workers each read their own part (1: in order).
+    #[config(default = 16)]
     pub streams: usize,
     /// Decay the learning rate by each part's own progress, as gensim's
     /// `corpus_file` workers do: with `streams` parts, each epoch takes it only
-    /// 1/`streams` of its way down, and the run ends above `min_alpha`.
+    /// 1/`streams` of its way down, and the run ends above `min_alpha` (with
+    /// `streams` set to gensim's worker count, its schedule).
     #[config(default = false)]
     pub part_decay: bool,
     /// Examples per tensor step of the tensor engine.
