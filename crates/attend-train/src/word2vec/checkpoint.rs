@@ -69,6 +69,19 @@ pub fn save(dir: &Path, cfg: &Word2VecConfig, p: &Progress, vocab: usize, corpus
     Ok(())
 }
 
+/// The settings of a checkpoint written before `streams` and `part_decay`
+/// existed, with the values that version ran with (the corpus in order).
+fn with_older_fields(config: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(config) {
+        Ok(serde_json::Value::Object(mut fields)) => {
+            fields.entry("streams").or_insert(1.into());
+            fields.entry("part_decay").or_insert(false.into());
+            serde_json::Value::Object(fields).to_string()
+        }
+        _ => config.to_string(), // reported as unreadable below
+    }
+}
+
 /// Reads a checkpoint written for the same settings and corpus; returns the
 /// progress and the two tables. Settings that only change speed (threads,
 /// batch) may differ; anything else is an error naming what changed.
@@ -76,10 +89,7 @@ pub fn load(dir: &Path, cfg: &Word2VecConfig, vocab: usize, corpus_words: u64) -
     let bad = |reason: String| TrainError::Checkpoint { path: dir.into(), reason };
     let text = std::fs::read_to_string(dir.join(STATE)).map_err(|e| TrainError::io(&dir.join(STATE), e))?;
     let state: State = serde_json::from_str(&text).map_err(|e| bad(format!("unreadable {STATE}: {e}")))?;
-    let mut saved = Word2VecConfig::load_binary(state.config.as_bytes()).map_err(|e| bad(format!("unreadable settings: {e}")))?;
-    if !state.config.contains("\"streams\"") {
-        saved.streams = 1; // written before `streams` existed, when the corpus was read in order
-    }
+    let saved = Word2VecConfig::load_binary(with_older_fields(&state.config).as_bytes()).map_err(|e| bad(format!("unreadable settings: {e}")))?;
     let same = |c: &Word2VecConfig| c.clone().with_threads(1).with_batch(1).to_string();
     if same(&saved) != same(cfg) {
         return Err(bad(format!("it was written with other settings:\n{}\nnow:\n{}", saved, cfg)));
@@ -108,7 +118,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_checkpoint_from_before_streams_resumes_only_in_order() {
+    fn a_checkpoint_from_before_streams_resumes_in_order() {
         let dir = std::env::temp_dir().join(format!("attend-w2v-ckpt-{}", std::process::id()));
         let in_order = Word2VecConfig::new().with_dim(2).with_streams(1);
         save(&dir, &in_order, &Progress::default(), 3, 10, &[0.5; 6], &[0.25; 6]).unwrap();
@@ -116,6 +126,7 @@ mod tests {
         let mut state: State = serde_json::from_str(&std::fs::read_to_string(dir.join(STATE)).unwrap()).unwrap();
         let mut settings: serde_json::Value = serde_json::from_str(&state.config).unwrap();
         settings.as_object_mut().unwrap().remove("streams");
+        settings.as_object_mut().unwrap().remove("part_decay");
         state.config = settings.to_string();
         std::fs::write(dir.join(STATE), serde_json::to_string(&state).unwrap()).unwrap();
         let err = load(&dir, &Word2VecConfig::new().with_dim(2), 3, 10).unwrap_err().to_string();
