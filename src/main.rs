@@ -13,6 +13,7 @@ use attend::model::{AttentionPick, BeamOptions};
 use attend::train::{LoadedRun, Outcome};
 use clap::{Args, Parser, Subcommand};
 
+mod bench_cli;
 mod classify_cli;
 mod compare_cli;
 mod lm_cli;
@@ -42,6 +43,8 @@ enum Command {
     /// Train RNN, LSTM, GRU, LSTM+attention and Transformer translators on the same data
     /// and budget; print a table and plot BLEU by source length and loss against time.
     Compare(compare_cli::CompareArgs),
+    /// Measure training, inference and decoding speed on the PyTorch peers' shapes.
+    Bench(bench_cli::BenchArgs),
     /// Word vectors: train word2vec, query analogies and neighbours, evaluate.
     #[command(subcommand)]
     Word2vec(word2vec_cli::W2vCommand),
@@ -185,6 +188,7 @@ fn main() -> ExitCode {
         Command::Info(a) => cmd_info(a),
         Command::Word2vec(c) => word2vec_cli::run(c),
         Command::Compare(a) => compare_cli::cmd_compare(a),
+        Command::Bench(a) => bench_cli::cmd_bench(a),
         Command::Classify(a) => run_device(&a.run[0].clone(), &a.device.clone()).and_then(|d| classify_cli::cmd_classify(a, d)),
         Command::Generate(a) => run_device(a.run_dir(), a.device()).and_then(|d| lm_cli::cmd_generate(a, d)),
     };

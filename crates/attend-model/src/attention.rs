@@ -35,8 +35,42 @@ pub fn causal_mask(seq: usize, device: &Device) -> Tensor<2, Bool> {
 /// - `attn_mask` `[s_q, s_k]`: `true` where attention is not allowed (e.g. causal)
 ///
 /// Returns the context `[batch, heads, s_q, d_k]` and the weights `[batch, heads, s_q, s_k]`
-/// (before dropout).
+/// (before dropout; under autodiff they carry no gradient). Runs as one fused
+/// operation with its own backward pass ([`crate::fused`]) where the backend has
+/// it, else as [`scaled_dot_product_attention_plain`]; the two agree.
 pub fn scaled_dot_product_attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    key_pad: Option<Tensor<2, Bool>>,
+    attn_mask: Option<Tensor<2, Bool>>,
+    dropout: &Dropout,
+) -> (Tensor<4>, Tensor<4>) {
+    let device = q.device();
+    if !crate::fused::available(&device) {
+        return scaled_dot_product_attention_plain(q, k, v, key_pad, attn_mask, dropout);
+    }
+    let [batch, heads, s_q, d_k] = q.dims();
+    let s_k = k.dims()[2];
+    let shape = [batch, heads, s_q, s_k];
+    let pad = key_pad.map(|p| p.reshape([batch, 1, 1, s_k]).expand(shape));
+    let causal = attn_mask.map(|m| m.reshape([1, 1, s_q, s_k]).expand(shape));
+    let mask = match (pad, causal) {
+        (Some(p), Some(c)) => Some(p.bool_or(c)),
+        (p, c) => p.or(c),
+    };
+    // The dropout multiplier, drawn as `Dropout` draws it (0 or 1/(1 − p)).
+    let keep = (dropout.training.is_enabled() && device.is_autodiff() && dropout.prob > 0.0).then(|| {
+        let p_keep = 1.0 - dropout.prob;
+        Tensor::<4>::random(shape, burn::tensor::Distribution::Bernoulli(p_keep), &device) * (1.0 / p_keep)
+    });
+    crate::fused::attention(q, k, v, mask, keep, 1.0 / (d_k as f32).sqrt())
+}
+
+/// [`scaled_dot_product_attention`] as the composition of Burn's tensor
+/// operations (matmul, mask, softmax, dropout, matmul): the plain version the
+/// fused operation replaces, and the reference its tests compare against.
+pub fn scaled_dot_product_attention_plain(
     q: Tensor<4>,
     k: Tensor<4>,
     v: Tensor<4>,

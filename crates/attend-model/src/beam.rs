@@ -5,10 +5,10 @@
 //! its log-probability divided by `length ^ length_penalty`, so that short
 //! translations are not favoured just for having fewer factors below one.
 //!
-//! Every model decodes through [`Seq2SeqModel::step`]: a recurrent decoder
-//! carries its states (reordered as hypotheses are kept or dropped), the
-//! Transformer re-reads the prefix. With `size = 1` beam search is greedy
-//! decoding.
+//! Every model decodes through [`Seq2SeqModel::step`] and carries its state
+//! from step to step, reordered as hypotheses are kept or dropped: a
+//! recurrent decoder its states, the Transformer its key/value cache. With
+//! `size = 1` beam search is greedy decoding.
 
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;

@@ -1,5 +1,7 @@
 //! Greedy decoding: feed the decoder its own most likely token, one step at a
-//! time, until every sentence of the batch has produced `<eos>`.
+//! time, until every sentence of the batch has produced `<eos>`. The
+//! Transformer keeps every layer's keys and values of the prefix (a key/value
+//! cache), so a step costs one position instead of the whole prefix.
 
 use burn::prelude::*;
 
@@ -22,7 +24,9 @@ pub enum AttentionPick {
     LayerHead { layer: usize, head: Option<usize> },
 }
 
-/// Greedy decoding of source ids `src` `[batch, s_src]` (padding marked in `src_pad`).
+/// Greedy decoding of source ids `src` `[batch, s_src]` (padding marked in
+/// `src_pad`), with the Transformer's key/value cache: at most `max_len - 1`
+/// tokens per sentence, stopping at `eos`.
 pub fn greedy(
     model: &Seq2SeqModel,
     src: Tensor<2, Int>,
@@ -32,36 +36,64 @@ pub fn greedy(
     max_len: usize,
     attention: Option<AttentionPick>,
 ) -> Result<Decoded, ModelError> {
-    let device = src.device();
+    let opts = GreedyOptions { bos, eos: Some(eos), max_len, attention, cache: true };
+    greedy_with(model, src, src_pad, &opts)
+}
+
+/// Settings of [`greedy_with`].
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GreedyOptions {
+    /// The first token fed.
+    pub bos: u32,
+    /// The token that ends a sentence; `None` decodes every sentence to the full length.
+    pub eos: Option<u32>,
+    /// At most `max_len - 1` tokens are produced (and no more than the model accepts).
+    pub max_len: usize,
+    /// Which cross-attention to return, if any.
+    pub attention: Option<AttentionPick>,
+    /// Use the Transformer's key/value cache (`false`: re-read the whole prefix at every step).
+    pub cache: bool,
+}
+
+/// Greedy decoding with every setting explicit (see [`GreedyOptions`]).
+pub fn greedy_with(model: &Seq2SeqModel, src: Tensor<2, Int>, src_pad: Option<Tensor<2, Bool>>, opts: &GreedyOptions) -> Result<Decoded, ModelError> {
     let batch = src.dims()[0];
     let memory = model.encode(src, src_pad)?;
-    let max_len = max_len.min(model.max_len());
+    let steps = opts.max_len.min(model.max_len()).saturating_sub(1);
+    let mut state = if opts.cache { model.start(&memory, batch)? } else { model.start_uncached(&memory, batch)? };
     let mut out: Vec<Vec<u32>> = vec![Vec::new(); batch];
     let mut done = vec![false; batch];
-    let mut ys = Tensor::<2, Int>::from_data(TensorData::new(vec![bos as i64; batch], [batch, 1]), &device);
-    let mut last_weights = None;
-    for step in 0..max_len.saturating_sub(1) {
-        let (logits, weights) = model.decode(ys.clone(), None, &memory)?; // [batch, t, vocab]
-        let [_, t, vocab] = logits.dims();
-        let next = logits.slice([0..batch, t - 1..t, 0..vocab]).argmax(2).reshape([batch, 1]); // [batch, 1]
-        let host: Vec<i64> = next.try_to_vec_as::<i64>().unwrap_or_default();
-        for (b, &id) in host.iter().enumerate() {
+    let mut tokens = vec![opts.bos; batch];
+    // Per step, each layer's weights `[batch, heads, 1, s_src]` of the token fed at that step.
+    let mut weights: Vec<Vec<Tensor<4>>> = Vec::new();
+    for _ in 0..steps {
+        let step = model.step_attention(&tokens, state, &memory)?;
+        state = step.state;
+        if opts.attention.is_some() {
+            weights.push(step.attention);
+        }
+        let next: Vec<i64> = step.logits.argmax(1).try_into_vec_as::<i64>().map_err(|e| ModelError::Invalid(format!("{e:?}")))?; // [batch]
+        for (b, &id) in next.iter().enumerate() {
+            tokens[b] = id as u32;
             if !done[b] {
-                if id as u32 == eos {
+                if opts.eos == Some(id as u32) {
                     done[b] = true;
                 } else {
                     out[b].push(id as u32);
                 }
             }
         }
-        ys = Tensor::cat(vec![ys, next], 1);
-        last_weights = Some(weights);
-        if done.iter().all(|&d| d) || step + 2 >= max_len {
+        if done.iter().all(|&d| d) {
             break;
         }
     }
-    let attention = match (attention, last_weights) {
-        (Some(pick), Some(weights)) if !weights.is_empty() => Some(collect_attention(&weights, pick, &out)),
+    let attention = match opts.attention {
+        Some(pick) if weights.first().is_some_and(|w| !w.is_empty()) => {
+            let layers = weights[0].len();
+            let per_layer: Vec<Tensor<4>> =
+                (0..layers).map(|l| Tensor::cat(weights.iter().map(|w| w[l].clone()).collect(), 2)).collect(); // [batch, heads, t, s_src]
+            Some(collect_attention(&per_layer, pick, &out))
+        }
         _ => None,
     };
     Ok(Decoded { ids: out, attention })

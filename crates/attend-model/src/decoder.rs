@@ -7,6 +7,8 @@
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig};
 use burn::prelude::*;
 
+use crate::fused::norm;
+
 use crate::attention::causal_mask;
 use crate::feed_forward::{Activation, FeedForward, FeedForwardConfig};
 use crate::multi_head::{AttentionMasks, MultiHeadAttention, MultiHeadAttentionConfig};
@@ -89,34 +91,83 @@ pub struct DecoderContext {
     pub target_pad: Option<Tensor<2, Bool>>,
 }
 
+/// Keys and values of one attention call, `[batch, heads, seq, d_k]` each.
+pub type KeyValues = (Tensor<4>, Tensor<4>);
+
 impl DecoderLayer {
     /// `x` `[batch, s_tgt, d_model]`; returns the output and the cross-attention
     /// weights `[batch, heads, s_tgt, s_src]`.
     pub fn forward(&self, x: Tensor<3>, ctx: &DecoderContext) -> (Tensor<3>, Tensor<4>) {
-        let seq = x.dims()[1];
+        let (out, weights, _) = self.forward_cached(x, None, ctx, None);
+        (out, weights)
+    }
+
+    /// The cross-attention keys and values of the encoder output, computed
+    /// once per sentence for incremental decoding.
+    pub fn cross_kv(&self, memory: Tensor<3>) -> KeyValues {
+        self.cross_attn.project_kv(memory.clone(), memory)
+    }
+
+    /// The new positions `x` `[batch, n, d_model]` after the `p` positions
+    /// whose self-attention keys and values are in `past` (as this returned
+    /// them before): the key/value cache of incremental decoding, where `n`
+    /// is 1 at every step after the first. `cross` holds this layer's
+    /// [`Self::cross_kv`] of `ctx.memory` (projected here when `None`);
+    /// `ctx.target_pad`, when given, covers all `p + n` positions. Returns the
+    /// output `[batch, n, d_model]`, the cross-attention weights
+    /// `[batch, heads, n, s_src]` and the self-attention keys and values of all
+    /// `p + n` positions. With no past this is the plain teacher-forced layer.
+    pub fn forward_cached(
+        &self,
+        x: Tensor<3>,
+        past: Option<KeyValues>,
+        ctx: &DecoderContext,
+        cross: Option<KeyValues>,
+    ) -> (Tensor<3>, Tensor<4>, KeyValues) {
+        let n = x.dims()[1];
+        let p = past.as_ref().map_or(0, |(k, _)| k.dims()[2]);
+        // New position i (absolute p + i) sees keys 0..=p + i; one new position sees them all.
         let self_masks = AttentionMasks {
             key_pad: ctx.target_pad.clone(),
-            attn: Some(causal_mask(seq, &x.device())),
+            attn: (n > 1).then(|| causal_mask_after(n, p, &x.device())),
         };
         let cross_masks = AttentionMasks { key_pad: ctx.memory_pad.clone(), attn: None };
-        let mem = ctx.memory.clone();
+        let (ck, cv) = cross.unwrap_or_else(|| self.cross_kv(ctx.memory.clone()));
+        let self_attend = |h: Tensor<3>| {
+            let (k, v) = self.self_attn.project_kv(h.clone(), h.clone()); // [batch, heads, n, d_k]
+            let (k, v) = match past {
+                Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)), // [batch, heads, p+n, d_k]
+                None => (k, v),
+            };
+            let (a, _) = self.self_attn.forward_projected(h, k.clone(), v.clone(), self_masks);
+            (a, (k, v))
+        };
         if self.norm_first {
-            let h = self.norm_self.forward(x.clone());
-            let (a, _) = self.self_attn.forward(h.clone(), h.clone(), h, self_masks);
+            let (a, kv) = self_attend(norm(&self.norm_self, x.clone()));
             let x = x + self.dropout.forward(a);
-            let h = self.norm_cross.forward(x.clone());
-            let (c, w) = self.cross_attn.forward(h, mem.clone(), mem, cross_masks);
+            let h = norm(&self.norm_cross, x.clone());
+            let (c, w) = self.cross_attn.forward_projected(h, ck, cv, cross_masks);
             let x = x + self.dropout.forward(c);
-            let f = self.ff.forward(self.norm_ff.forward(x.clone()));
-            (x + self.dropout.forward(f), w)
+            let f = self.ff.forward(norm(&self.norm_ff, x.clone()));
+            (x + self.dropout.forward(f), w, kv)
         } else {
-            let (a, _) = self.self_attn.forward(x.clone(), x.clone(), x.clone(), self_masks);
-            let x = self.norm_self.forward(x + self.dropout.forward(a));
-            let (c, w) = self.cross_attn.forward(x.clone(), mem.clone(), mem, cross_masks);
-            let x = self.norm_cross.forward(x + self.dropout.forward(c));
+            let (a, kv) = self_attend(x.clone());
+            let x = norm(&self.norm_self, x + self.dropout.forward(a));
+            let (c, w) = self.cross_attn.forward_projected(x.clone(), ck, cv, cross_masks);
+            let x = norm(&self.norm_cross, x + self.dropout.forward(c));
             let f = self.ff.forward(x.clone());
-            (self.norm_ff.forward(x + self.dropout.forward(f)), w)
+            (norm(&self.norm_ff, x + self.dropout.forward(f)), w, kv)
         }
+    }
+}
+
+/// The causal mask of `n` new positions after `past` cached ones: `[n, past + n]`,
+/// `true` where a key lies in the query's future.
+fn causal_mask_after(n: usize, past: usize, device: &Device) -> Tensor<2, Bool> {
+    if past == 0 {
+        causal_mask(n, device)
+    } else {
+        Tensor::<2, Bool>::tril_mask([n, past + n], past as i64, device)
     }
 }
 
@@ -131,17 +182,40 @@ pub struct Decoder {
 impl Decoder {
     /// `x` `[batch, s_tgt, d_model]` (embedded target prefix) → hidden states
     /// `[batch, s_tgt, d_model]` and each layer's cross-attention weights.
-    pub fn forward(&self, mut x: Tensor<3>, ctx: &DecoderContext) -> (Tensor<3>, Vec<Tensor<4>>) {
+    pub fn forward(&self, x: Tensor<3>, ctx: &DecoderContext) -> (Tensor<3>, Vec<Tensor<4>>) {
+        let (h, weights, _) = self.forward_cached(x, None, ctx, None);
+        (h, weights)
+    }
+
+    /// Every layer's [`DecoderLayer::cross_kv`] of the encoder output.
+    pub fn cross_kv(&self, memory: Tensor<3>) -> Vec<KeyValues> {
+        self.layers.iter().map(|l| l.cross_kv(memory.clone())).collect()
+    }
+
+    /// The stack over new positions `x` `[batch, n, d_model]`, given each
+    /// layer's self-attention keys and values of the earlier positions (`past`)
+    /// and, optionally, its cross-attention keys and values (`cross`, from
+    /// [`Self::cross_kv`]). Returns the hidden states, each layer's
+    /// cross-attention weights and each layer's keys and values of all positions.
+    pub fn forward_cached(
+        &self,
+        mut x: Tensor<3>,
+        past: Option<&[KeyValues]>,
+        ctx: &DecoderContext,
+        cross: Option<&[KeyValues]>,
+    ) -> (Tensor<3>, Vec<Tensor<4>>, Vec<KeyValues>) {
         let mut weights = Vec::with_capacity(self.layers.len());
-        for layer in &self.layers {
-            let (y, w) = layer.forward(x, ctx);
+        let mut cache = Vec::with_capacity(self.layers.len());
+        for (l, layer) in self.layers.iter().enumerate() {
+            let (y, w, kv) = layer.forward_cached(x, past.map(|p| p[l].clone()), ctx, cross.map(|c| c[l].clone()));
             x = y;
             weights.push(w);
+            cache.push(kv);
         }
         let x = match &self.norm {
-            Some(norm) => norm.forward(x),
+            Some(n) => norm(n, x),
             None => x,
         };
-        (x, weights)
+        (x, weights, cache)
     }
 }

@@ -44,10 +44,12 @@ impl TokenEmbedding {
         self.embedding.forward(ids).mul_scalar(self.scale) // [batch, seq, d_model]
     }
 
-    /// Logits against every token vector (the tied output projection).
+    /// Logits against every token vector (the tied output projection), as one
+    /// `[batch·seq, d_model] × [d_model, vocab]` matmul: a batched matmul against
+    /// the broadcast table would compute the table's gradient per batch row and
+    /// then sum them.
     pub fn project(&self, x: Tensor<3>) -> Tensor<3> {
-        let w = self.embedding.weight.val(); // [vocab, d_model]
-        x.matmul(w.transpose().unsqueeze::<3>()) // [batch, seq, vocab]
+        tied_logits(x, self.embedding.weight.val())
     }
 
     /// Vocabulary size.
@@ -60,4 +62,12 @@ impl TokenEmbedding {
         let id = self.embedding.weight.id;
         self.embedding.weight = burn::module::Param::initialized(id, weights);
     }
+}
+
+/// `x` `[batch, seq, d]` against every row of `table` `[vocab, d]`: logits
+/// `[batch, seq, vocab]`, computed as one flattened matmul.
+pub fn tied_logits(x: Tensor<3>, table: Tensor<2>) -> Tensor<3> {
+    let [batch, seq, d] = x.dims();
+    let vocab = table.dims()[0];
+    x.reshape([batch * seq, d]).matmul(table.transpose()).reshape([batch, seq, vocab]) // [batch, seq, vocab]
 }

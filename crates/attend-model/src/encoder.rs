@@ -9,6 +9,8 @@
 use burn::nn::{Dropout, DropoutConfig, LayerNorm, LayerNormConfig};
 use burn::prelude::*;
 
+use crate::fused::norm;
+
 use crate::feed_forward::{Activation, FeedForward, FeedForwardConfig};
 use crate::multi_head::{AttentionMasks, MultiHeadAttention, MultiHeadAttentionConfig};
 
@@ -91,7 +93,7 @@ impl EncoderLayer {
     /// of incremental decoding. `masks.attn` is `[n, p + n]`. Returns the
     /// output and the keys and values of all `p + n` positions.
     pub fn forward_cached(&self, x: Tensor<3>, past: Option<(Tensor<4>, Tensor<4>)>, masks: AttentionMasks) -> (Tensor<3>, (Tensor<4>, Tensor<4>)) {
-        let h = if self.norm_first { self.norm_attn.forward(x.clone()) } else { x.clone() };
+        let h = if self.norm_first { norm(&self.norm_attn, x.clone()) } else { x.clone() };
         let (k, v) = self.self_attn.project_kv(h.clone(), h.clone()); // [batch, heads, n, d_k]
         let (k, v) = match past {
             Some((pk, pv)) => (Tensor::cat(vec![pk, k], 2), Tensor::cat(vec![pv, v], 2)), // [batch, heads, p+n, d_k]
@@ -100,12 +102,12 @@ impl EncoderLayer {
         let (a, _) = self.self_attn.forward_projected(h, k.clone(), v.clone(), masks);
         let out = if self.norm_first {
             let x = x + self.dropout.forward(a);
-            let f = self.ff.forward(self.norm_ff.forward(x.clone()));
+            let f = self.ff.forward(norm(&self.norm_ff, x.clone()));
             x + self.dropout.forward(f) // [batch, n, d_model]
         } else {
-            let x = self.norm_attn.forward(x + self.dropout.forward(a));
+            let x = norm(&self.norm_attn, x + self.dropout.forward(a));
             let f = self.ff.forward(x.clone());
-            self.norm_ff.forward(x + self.dropout.forward(f)) // [batch, n, d_model]
+            norm(&self.norm_ff, x + self.dropout.forward(f)) // [batch, n, d_model]
         };
         (out, (k, v))
     }
@@ -126,7 +128,7 @@ impl Encoder {
             x = layer.forward(x, pad.clone());
         }
         match &self.norm {
-            Some(norm) => norm.forward(x),
+            Some(n) => norm(n, x),
             None => x,
         }
     }

@@ -13,6 +13,8 @@ use burn::module::Param;
 use burn::nn::{Embedding, EmbeddingConfig, Initializer, LayerNorm, LayerNormConfig};
 use burn::prelude::*;
 
+use crate::fused::norm;
+
 use crate::encoder::{EncoderConfig, EncoderLayer};
 use crate::error::ModelError;
 use crate::feed_forward::Activation;
@@ -147,8 +149,7 @@ impl KvCache {
 
 impl Gpt {
     fn logits(&self, h: Tensor<3>) -> Tensor<3> {
-        let w = self.token.weight.val(); // [vocab, d_model]
-        self.norm.forward(h).matmul(w.transpose().unsqueeze::<3>()) // [batch, seq, vocab]
+        crate::embedding::tied_logits(norm(&self.norm, h), self.token.weight.val()) // [batch, seq, vocab]
     }
 
     fn check(&self, start: usize, n: usize) -> Result<(), ModelError> {

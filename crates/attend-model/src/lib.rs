@@ -19,6 +19,8 @@ pub mod embedding;
 pub mod encoder;
 pub mod error;
 pub mod feed_forward;
+#[allow(deprecated)] // the extension names burn-ndarray's backend, deprecated in Burn 0.22
+pub mod fused;
 pub mod gpt;
 pub mod gru;
 pub mod language_model;
@@ -35,8 +37,8 @@ pub mod vector_decoder;
 pub mod word2vec;
 
 pub use beam::{beam_search, BeamOptions, Hypothesis};
-pub use decode::{greedy, AttentionPick, Decoded};
-pub use decoder::{Decoder, DecoderConfig, DecoderContext, DecoderLayer};
+pub use decode::{greedy, greedy_with, AttentionPick, Decoded, GreedyOptions};
+pub use decoder::{Decoder, DecoderConfig, DecoderContext, DecoderLayer, KeyValues};
 pub use encoder::{Encoder, EncoderConfig, EncoderLayer};
 pub use error::ModelError;
 pub use feed_forward::Activation;
@@ -45,7 +47,7 @@ pub use additive_attention::Score;
 pub use language_model::{LanguageModel, LanguageModelConfig, LmCache};
 pub use recurrent_lm::{RecurrentLm, RecurrentLmConfig};
 pub use recurrent_seq2seq::{RecurrentSeq2Seq, RecurrentSeq2SeqConfig};
-pub use seq2seq::{DecoderState, Memory, Seq2SeqConfig, Seq2SeqModel};
+pub use seq2seq::{DecoderState, Memory, Seq2SeqConfig, Seq2SeqModel, Step, TransformerMemory};
 pub use recurrent::{Cell, CellKind, Recurrent, RecurrentConfig, RecurrentState};
 pub use transformer::{Transformer, TransformerConfig};
 pub use vector_decoder::{VectorDecoder, VectorDecoderConfig};

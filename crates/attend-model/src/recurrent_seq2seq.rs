@@ -182,14 +182,15 @@ impl RecurrentSeq2Seq {
     }
 
     /// Decodes one token per sentence, `token` `[batch]`, from `states`:
-    /// logits `[batch, vocab]` of the next token and the new states (the
-    /// recurrent state carries the prefix, so each step costs the same).
-    pub fn decode_step(&self, token: Tensor<1, Int>, states: Vec<RecurrentState>, memory: &RecurrentMemory) -> (Tensor<2>, Vec<RecurrentState>) {
+    /// logits `[batch, vocab]` of the next token, the new states (the
+    /// recurrent state carries the prefix, so each step costs the same) and,
+    /// with attention, the alignment weights `[batch, s_src]` of this step.
+    pub fn decode_step(&self, token: Tensor<1, Int>, states: Vec<RecurrentState>, memory: &RecurrentMemory) -> (Tensor<2>, Vec<RecurrentState>, Option<Tensor<2>>) {
         let batch = token.dims()[0];
         let emb = self.dropout.forward(self.tgt_embed.forward(token.reshape([batch, 1]))); // [batch, 1, d_embed]
         let d_embed = emb.dims()[2];
-        let (out, states, _) = self.step(emb.reshape([batch, d_embed]), states, memory);
-        (self.output.forward(self.dropout.forward(out)), states) // [batch, vocab]
+        let (out, states, alignment) = self.step(emb.reshape([batch, d_embed]), states, memory);
+        (self.output.forward(self.dropout.forward(out)), states, alignment) // [batch, vocab]
     }
 
     /// Teacher-forced decoding of `tgt_in` `[batch, s_tgt]`: logits `[batch, s_tgt, vocab]`

@@ -3,7 +3,7 @@
 
 use burn::prelude::*;
 
-use crate::decoder::DecoderContext;
+use crate::decoder::{DecoderContext, KeyValues};
 use crate::error::ModelError;
 use crate::recurrent::RecurrentState;
 use crate::recurrent_seq2seq::{RecurrentMemory, RecurrentSeq2Seq, RecurrentSeq2SeqConfig};
@@ -36,8 +36,22 @@ pub enum Seq2SeqModel {
 /// The encoded source, as the decoder of each model needs it.
 #[derive(Debug, Clone)]
 pub enum Memory {
-    Transformer(DecoderContext),
+    Transformer(TransformerMemory),
     Recurrent(RecurrentMemory),
+}
+
+/// The Transformer's encoded source: the encoder output and its padding, and
+/// every decoder layer's cross-attention keys and values of it, projected
+/// once per sentence rather than once per decoded token.
+#[derive(Debug, Clone)]
+pub struct TransformerMemory {
+    pub ctx: DecoderContext,
+    /// Per decoder layer, `[batch, heads, s_src, d_k]` each.
+    pub cross_kv: Vec<KeyValues>,
+}
+
+fn select_kv(kv: &[KeyValues], rows: &Tensor<1, Int>) -> Vec<KeyValues> {
+    kv.iter().map(|(k, v)| (k.clone().select(0, rows.clone()), v.clone().select(0, rows.clone()))).collect()
 }
 
 impl Memory {
@@ -45,10 +59,13 @@ impl Memory {
     /// allowed), e.g. each sentence once per beam.
     pub fn select(&self, rows: Tensor<1, Int>) -> Memory {
         match self {
-            Memory::Transformer(c) => Memory::Transformer(DecoderContext {
-                memory: c.memory.clone().select(0, rows.clone()),
-                memory_pad: c.memory_pad.clone().map(|p| p.select(0, rows)),
-                target_pad: None,
+            Memory::Transformer(m) => Memory::Transformer(TransformerMemory {
+                ctx: DecoderContext {
+                    memory: m.ctx.memory.clone().select(0, rows.clone()),
+                    memory_pad: m.ctx.memory_pad.clone().map(|p| p.select(0, rows.clone())),
+                    target_pad: None,
+                },
+                cross_kv: select_kv(&m.cross_kv, &rows),
             }),
             Memory::Recurrent(m) => Memory::Recurrent(RecurrentMemory {
                 keys: m.keys.clone().select(0, rows.clone()),
@@ -58,17 +75,27 @@ impl Memory {
             }),
         }
     }
+
+    fn device(&self) -> Device {
+        match self {
+            Memory::Transformer(m) => m.ctx.memory.device(),
+            Memory::Recurrent(m) => m.keys.device(),
+        }
+    }
 }
 
 fn select_state(s: &RecurrentState, rows: &Tensor<1, Int>) -> RecurrentState {
     RecurrentState { h: s.h.clone().select(0, rows.clone()), c: s.c.clone().map(|c| c.select(0, rows.clone())) }
 }
 
-/// What the decoder carries from one token to the next: the Transformer
-/// re-reads the whole prefix (kept here as token ids), a recurrent decoder
-/// only its states.
+/// What the decoder carries from one token to the next: the Transformer its
+/// key/value cache (every layer's self-attention keys and values of the
+/// prefix), or, without the cache, the prefix itself as token ids, re-read
+/// at every step; a recurrent decoder its states.
 #[derive(Debug, Clone)]
 pub enum DecoderState {
+    /// Per decoder layer; `None` before the first token.
+    Cache(Option<Vec<KeyValues>>),
     Prefix(Vec<Vec<i64>>),
     Recurrent(Vec<RecurrentState>),
 }
@@ -76,52 +103,103 @@ pub enum DecoderState {
 impl DecoderState {
     /// The states of the hypotheses at `rows`, in that order.
     pub fn select(&self, rows: &[usize], device: &Device) -> DecoderState {
+        let idx = || {
+            let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
+            Tensor::<1, Int>::from_data(TensorData::new(idx, [rows.len()]), device)
+        };
         match self {
+            DecoderState::Cache(None) => DecoderState::Cache(None),
+            DecoderState::Cache(Some(kv)) => DecoderState::Cache(Some(select_kv(kv, &idx()))),
             DecoderState::Prefix(p) => DecoderState::Prefix(rows.iter().map(|&r| p[r].clone()).collect()),
             DecoderState::Recurrent(states) => {
-                let idx: Vec<i64> = rows.iter().map(|&r| r as i64).collect();
-                let idx = Tensor::<1, Int>::from_data(TensorData::new(idx, [rows.len()]), device);
+                let idx = idx();
                 DecoderState::Recurrent(states.iter().map(|s| select_state(s, &idx)).collect())
             }
         }
     }
 }
 
+/// One decoding step's result.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// Next-token logits `[batch, vocab]`.
+    pub logits: Tensor<2>,
+    /// The state after the fed tokens.
+    pub state: DecoderState,
+    /// The cross-attention (alignment) weights of the fed tokens, per layer
+    /// `[batch, heads, 1, s_src]`; empty for a model without attention.
+    pub attention: Vec<Tensor<4>>,
+}
+
 impl Seq2SeqModel {
-    /// The decoder state before the first token, for `batch` sentences of `memory`.
-    pub fn start(&self, memory: &Memory, batch: usize) -> Result<DecoderState, ModelError> {
+    /// The decoder state before the first token, for `batch` sentences of
+    /// `memory`; the Transformer keeps a key/value cache.
+    pub fn start(&self, memory: &Memory, _batch: usize) -> Result<DecoderState, ModelError> {
         match (self, memory) {
-            (Seq2SeqModel::Transformer(_), Memory::Transformer(_)) => Ok(DecoderState::Prefix(vec![Vec::new(); batch])),
+            (Seq2SeqModel::Transformer(_), Memory::Transformer(_)) => Ok(DecoderState::Cache(None)),
             (Seq2SeqModel::Recurrent(m), Memory::Recurrent(mem)) => Ok(DecoderState::Recurrent(m.start_states(mem))),
             _ => Err(ModelError::Invalid("memory from another kind of model".into())),
+        }
+    }
+
+    /// Like [`Self::start`], but the Transformer re-reads the whole prefix at
+    /// every step instead of caching (the plain decoding the cache replaces;
+    /// for tests and benchmarks). Recurrent models carry their states either way.
+    pub fn start_uncached(&self, memory: &Memory, batch: usize) -> Result<DecoderState, ModelError> {
+        match self {
+            Seq2SeqModel::Transformer(_) => {
+                self.start(memory, batch)?;
+                Ok(DecoderState::Prefix(vec![Vec::new(); batch]))
+            }
+            Seq2SeqModel::Recurrent(_) => self.start(memory, batch),
         }
     }
 
     /// Feeds one token per sentence (`tokens`, e.g. `<bos>` first): logits
     /// `[batch, vocab]` of the next token and the state after it.
     pub fn step(&self, tokens: &[u32], state: DecoderState, memory: &Memory) -> Result<(Tensor<2>, DecoderState), ModelError> {
-        let device = match memory {
-            Memory::Transformer(c) => c.memory.device(),
-            Memory::Recurrent(m) => m.keys.device(),
-        };
+        let s = self.step_attention(tokens, state, memory)?;
+        Ok((s.logits, s.state))
+    }
+
+    /// [`Self::step`], also returning the cross-attention weights of the fed tokens.
+    pub fn step_attention(&self, tokens: &[u32], state: DecoderState, memory: &Memory) -> Result<Step, ModelError> {
+        let device = memory.device();
         let batch = tokens.len();
+        let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
+        let last = |logits: Tensor<3>| {
+            let [b, t, vocab] = logits.dims();
+            logits.slice([0..b, t - 1..t, 0..vocab]).reshape([b, vocab]) // [batch, vocab]
+        };
+        let last_row = |w: Vec<Tensor<4>>| -> Vec<Tensor<4>> {
+            w.into_iter()
+                .map(|w| {
+                    let [b, h, t, s] = w.dims();
+                    w.slice([0..b, 0..h, t - 1..t, 0..s])
+                })
+                .collect()
+        };
         match (self, state, memory) {
-            (Seq2SeqModel::Transformer(m), DecoderState::Prefix(mut prefix), Memory::Transformer(ctx)) => {
+            (Seq2SeqModel::Transformer(m), DecoderState::Cache(cache), Memory::Transformer(mem)) => {
+                let ys = Tensor::<2, Int>::from_data(TensorData::new(ids, [batch, 1]), &device);
+                let (logits, attention, cache) = m.decode_cached(ys, cache.as_deref(), &mem.ctx, Some(&mem.cross_kv))?;
+                Ok(Step { logits: last(logits), state: DecoderState::Cache(Some(cache)), attention })
+            }
+            (Seq2SeqModel::Transformer(m), DecoderState::Prefix(mut prefix), Memory::Transformer(mem)) => {
                 for (p, &t) in prefix.iter_mut().zip(tokens) {
                     p.push(t as i64);
                 }
                 let t = prefix.first().map_or(0, |p| p.len());
                 let flat: Vec<i64> = prefix.iter().flatten().copied().collect();
                 let ys = Tensor::<2, Int>::from_data(TensorData::new(flat, [batch, t]), &device);
-                let (logits, _) = m.decode(ys, ctx)?; // [batch, t, vocab]
-                let vocab = logits.dims()[2];
-                Ok((logits.slice([0..batch, t - 1..t, 0..vocab]).reshape([batch, vocab]), DecoderState::Prefix(prefix)))
+                let (logits, weights) = m.decode(ys, &mem.ctx)?; // [batch, t, vocab]
+                Ok(Step { logits: last(logits), state: DecoderState::Prefix(prefix), attention: last_row(weights) })
             }
             (Seq2SeqModel::Recurrent(m), DecoderState::Recurrent(states), Memory::Recurrent(mem)) => {
-                let ids: Vec<i64> = tokens.iter().map(|&t| t as i64).collect();
                 let ids = Tensor::<1, Int>::from_data(TensorData::new(ids, [batch]), &device);
-                let (logits, states) = m.decode_step(ids, states, mem);
-                Ok((logits, DecoderState::Recurrent(states)))
+                let (logits, states, alignment) = m.decode_step(ids, states, mem);
+                let attention = alignment.into_iter().map(|a| a.unsqueeze_dim::<3>(1).unsqueeze_dim::<4>(1)).collect();
+                Ok(Step { logits, state: DecoderState::Recurrent(states), attention })
             }
             _ => Err(ModelError::Invalid("decoder state or memory from another kind of model".into())),
         }
@@ -155,7 +233,8 @@ impl Seq2SeqModel {
         Ok(match self {
             Seq2SeqModel::Transformer(m) => {
                 let memory = m.encode(src, src_pad.clone())?;
-                Memory::Transformer(DecoderContext { memory, memory_pad: src_pad, target_pad: None })
+                let cross_kv = m.decoder.cross_kv(memory.clone());
+                Memory::Transformer(TransformerMemory { ctx: DecoderContext { memory, memory_pad: src_pad, target_pad: None }, cross_kv })
             }
             Seq2SeqModel::Recurrent(m) => Memory::Recurrent(m.encode(src, src_pad)?),
         })
@@ -170,9 +249,10 @@ impl Seq2SeqModel {
         memory: &Memory,
     ) -> Result<(Tensor<3>, Vec<Tensor<4>>), ModelError> {
         match (self, memory) {
-            (Seq2SeqModel::Transformer(m), Memory::Transformer(ctx)) => {
-                let ctx = DecoderContext { target_pad: tgt_pad, ..ctx.clone() };
-                m.decode(tgt_in, &ctx)
+            (Seq2SeqModel::Transformer(m), Memory::Transformer(mem)) => {
+                let ctx = DecoderContext { target_pad: tgt_pad, ..mem.ctx.clone() };
+                let (logits, weights, _) = m.decode_cached(tgt_in, None, &ctx, Some(&mem.cross_kv))?;
+                Ok((logits, weights))
             }
             (Seq2SeqModel::Recurrent(m), Memory::Recurrent(mem)) => m.decode(tgt_in, mem),
             _ => Err(ModelError::Invalid("memory from another kind of model".into())),

@@ -6,7 +6,7 @@
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
 
-use crate::decoder::{Decoder, DecoderConfig, DecoderContext};
+use crate::decoder::{Decoder, DecoderConfig, DecoderContext, KeyValues};
 use crate::embedding::{TokenEmbedding, TokenEmbeddingConfig};
 use crate::encoder::{Encoder, EncoderConfig};
 use crate::error::ModelError;
@@ -153,15 +153,35 @@ impl Transformer {
     /// Decodes a target prefix `[batch, s_tgt]` against `ctx.memory`: logits
     /// `[batch, s_tgt, tgt_vocab]` and each decoder layer's cross-attention weights.
     pub fn decode(&self, tgt_in: Tensor<2, Int>, ctx: &DecoderContext) -> Result<(Tensor<3>, Vec<Tensor<4>>), ModelError> {
-        self.check_len(tgt_in.dims()[1])?;
+        let (logits, weights, _) = self.decode_cached(tgt_in, None, ctx, None)?;
+        Ok((logits, weights))
+    }
+
+    /// Decodes the target tokens `tgt` `[batch, n]` that follow the prefix
+    /// whose self-attention keys and values are in `cache` (one entry per
+    /// decoder layer, as this returned them), with the cross-attention keys and
+    /// values `cross` of [`Decoder::cross_kv`] (projected from `ctx.memory`
+    /// when `None`). Returns the logits `[batch, n, tgt_vocab]` of the new
+    /// positions, the cross-attention weights and the extended cache. Feeding
+    /// one token at a time gives the logits of [`Self::decode`] over the
+    /// whole prefix while each step costs one position.
+    pub fn decode_cached(
+        &self,
+        tgt: Tensor<2, Int>,
+        cache: Option<&[KeyValues]>,
+        ctx: &DecoderContext,
+        cross: Option<&[KeyValues]>,
+    ) -> Result<(Tensor<3>, Vec<Tensor<4>>, Vec<KeyValues>), ModelError> {
+        let past = cache.and_then(|c| c.first()).map_or(0, |(k, _)| k.dims()[2]);
+        self.check_len(past + tgt.dims()[1])?;
         let embed = self.target_embedding();
-        let y = self.positional.forward(embed.forward(tgt_in), 0); // [batch, s_tgt, d_model]
-        let (h, weights) = self.decoder.forward(self.embed_dropout.forward(y), ctx);
+        let y = self.positional.forward(embed.forward(tgt), past); // [batch, n, d_model]
+        let (h, weights, cache) = self.decoder.forward_cached(self.embed_dropout.forward(y), cache, ctx, cross);
         let logits = match &self.output {
             Some(linear) => linear.forward(h),
             None => embed.project(h),
-        }; // [batch, s_tgt, tgt_vocab]
-        Ok((logits, weights))
+        }; // [batch, n, tgt_vocab]
+        Ok((logits, weights, cache))
     }
 
     /// Teacher-forced logits `[batch, s_tgt, tgt_vocab]` for training.

@@ -1,11 +1,13 @@
 //! Step-by-step decoding and beam search agree with their plain versions:
-//! feeding one token at a time gives the teacher-forced logits, beam size 1 is
-//! greedy decoding, a sentence decodes the same alone and in a padded batch,
+//! feeding one token at a time gives the teacher-forced logits, the
+//! Transformer's key/value cache gives the logits, tokens and attention of
+//! re-reading the whole prefix, beam size 1 is greedy decoding, a sentence
+//! decodes the same alone and in a padded batch,
 //! and with a beam wide enough to keep every hypothesis the search returns the
 //! best sequence of all (checked by scoring every sequence).
 
 use attend_model::attention::padding_mask;
-use attend_model::{beam_search, greedy, BeamOptions, Score, Seq2SeqConfig, Seq2SeqModel, TransformerConfig};
+use attend_model::{beam_search, greedy, greedy_with, AttentionPick, BeamOptions, GreedyOptions, Score, Seq2SeqConfig, Seq2SeqModel, TransformerConfig};
 use attend_model::{CellKind, RecurrentSeq2SeqConfig};
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
@@ -102,6 +104,71 @@ fn one_token_at_a_time_gives_the_teacher_forced_logits() {
                     assert!((a - c).abs() < 1e-5, "{name}: step {t}, sentence {b}: {a} vs {c}");
                 }
             }
+        }
+    }
+}
+
+#[test]
+fn the_key_value_cache_gives_the_logits_of_rereading_the_prefix() {
+    let dev = device();
+    for norm_first in [false, true] {
+        dev.seed(5);
+        let cfg = TransformerConfig::new(12, 9)
+            .with_d_model(16)
+            .with_n_heads(4)
+            .with_d_ff(32)
+            .with_encoder_layers(2)
+            .with_decoder_layers(3)
+            .with_dropout(0.0)
+            .with_norm_first(norm_first)
+            .with_max_len(16);
+        let model = Seq2SeqConfig::Transformer(cfg).init(&dev).unwrap();
+        let (src, pad) = sources(&[vec![4, 5, 6, 7, 3], vec![8, 3], vec![9, 10, 11, 3]], &dev);
+        let memory = model.encode(src.clone(), Some(pad.clone())).unwrap();
+        let mut cached = model.start(&memory, 3).unwrap();
+        let mut plain = model.start_uncached(&memory, 3).unwrap();
+        assert!(matches!(cached, attend_model::DecoderState::Cache(_)) && matches!(plain, attend_model::DecoderState::Prefix(_)));
+        let mut tokens = vec![BOS; 3];
+        for t in 0..10 {
+            let a = model.step_attention(&tokens, cached, &memory).unwrap();
+            let b = model.step_attention(&tokens, plain, &memory).unwrap();
+            let (la, lb) = (to_vec(a.logits.clone()), to_vec(b.logits));
+            let max = la.iter().zip(&lb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+            assert!(max < 1e-5, "pre-LN {norm_first}, step {t}: logits differ by {max}");
+            for (wa, wb) in a.attention.iter().zip(&b.attention) {
+                assert_eq!(wa.dims(), wb.dims());
+                let diff = (wa.clone() - wb.clone()).abs().max().into_scalar::<f32>();
+                assert!(diff < 1e-5, "pre-LN {norm_first}, step {t}: cross-attention differs by {diff}");
+            }
+            // Feed the cached decoder's own choice, as greedy decoding does.
+            tokens = a.logits.argmax(1).try_into_vec_as::<i64>().unwrap().into_iter().map(|x| x as u32).collect();
+            (cached, plain) = (a.state, b.state);
+        }
+        // Greedy decoding with and without the cache: the same tokens and attention.
+        let run = |cache| {
+            let opts = GreedyOptions { bos: BOS, eos: Some(EOS), max_len: 12, attention: Some(AttentionPick::Mean), cache };
+            greedy_with(&model, src.clone(), Some(pad.clone()), &opts).unwrap()
+        };
+        let (a, b) = (run(true), run(false));
+        assert_eq!(a.ids, b.ids);
+        let (wa, wb) = (a.attention.unwrap(), b.attention.unwrap());
+        let flat = |w: &Vec<Vec<Vec<f32>>>| w.iter().flatten().flatten().copied().collect::<Vec<f32>>();
+        assert_eq!(flat(&wa).len(), flat(&wb).len());
+        assert!(flat(&wa).iter().zip(flat(&wb)).all(|(x, y)| (x - y).abs() < 1e-5));
+    }
+}
+
+#[test]
+fn greedy_decodes_a_sentence_alike_alone_and_in_a_padded_batch() {
+    let dev = device();
+    let rows = vec![vec![4u32, 5, 6, 7, 8, 3], vec![9, 3], vec![10, 11, 4, 3]];
+    for (name, model) in models(9, &dev) {
+        let (src, pad) = sources(&rows, &dev);
+        let batched = greedy(&model, src, Some(pad), BOS, EOS, 10, None).unwrap().ids;
+        for (r, row) in rows.iter().enumerate() {
+            let (s, p) = sources(std::slice::from_ref(row), &dev);
+            let alone = greedy(&model, s, Some(p), BOS, EOS, 10, None).unwrap().ids;
+            assert_eq!(alone[0], batched[r], "{name}: sentence {r}");
         }
     }
 }

@@ -2,6 +2,7 @@
 //! clipping, metrics (loss, perplexity, accuracy, sacreBLEU-exact BLEU),
 //! checkpoints that lose nothing, and loading trained runs.
 
+pub mod bench;
 pub mod bleu;
 pub mod checkpoint;
 pub mod classify;

@@ -16,7 +16,6 @@ use attend_data::{TokenizerKind, Vocab};
 use attend_model::gpt::GptConfig;
 use attend_model::{CellKind, LanguageModel, LanguageModelConfig, RecurrentLmConfig};
 use burn::module::{Module, ModuleMapper, Param};
-use burn::nn::loss::CrossEntropyLossConfig;
 use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -139,7 +138,7 @@ pub fn lm_config(cfg: &RunConfig, vocab: usize) -> Result<LanguageModelConfig> {
 }
 
 /// `batch` random windows of `ctx + 1` tokens: inputs and next-token targets, `[batch, ctx]` each.
-fn windows(ids: &[u32], batch: usize, ctx: usize, rng: &mut StdRng, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
+pub(crate) fn windows(ids: &[u32], batch: usize, ctx: usize, rng: &mut StdRng, device: &Device) -> (Tensor<2, Int>, Tensor<2, Int>) {
     let (mut x, mut y) = (Vec::with_capacity(batch * ctx), Vec::with_capacity(batch * ctx));
     for _ in 0..batch {
         let start = rng.random_range(0..ids.len() - ctx);
@@ -152,11 +151,10 @@ fn windows(ids: &[u32], batch: usize, ctx: usize, rng: &mut StdRng, device: &Dev
     )
 }
 
-fn loss_of(model: &LanguageModel, x: Tensor<2, Int>, y: Tensor<2, Int>) -> Result<Tensor<1>> {
+pub(crate) fn loss_of(model: &LanguageModel, x: Tensor<2, Int>, y: Tensor<2, Int>) -> Result<Tensor<1>> {
     let logits = model.forward(x)?; // [batch, ctx, vocab]
     let [b, t, v] = logits.dims();
-    let device = logits.device();
-    Ok(CrossEntropyLossConfig::new().init(&device).forward(logits.reshape([b * t, v]), y.reshape([b * t])))
+    Ok(attend_model::fused::cross_entropy_loss(logits.reshape([b * t, v]), y.reshape([b * t]), 0.0, None))
 }
 
 /// Mean next-token loss (nats per token) of `ids`, in non-overlapping

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use attend_data::{Example, Padded, Seq2SeqBatch, Tokenizer, Vocab, BOS, EOS, PAD};
 use attend_model::{beam_search, greedy, AttentionPick, BeamOptions, Decoded, Seq2SeqModel};
-use burn::nn::loss::CrossEntropyLossConfig;
+use attend_model::fused::cross_entropy_loss;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
@@ -36,15 +36,18 @@ pub fn logits(model: &Seq2SeqModel, batch: &Seq2SeqBatch, device: &Device) -> Re
 }
 
 /// Label-smoothed cross-entropy (Szegedy et al., 2016) averaged over the
-/// non-padding target tokens: Burn's `CrossEntropyLoss` with `<pad>` ignored.
+/// non-padding target tokens (Burn's `CrossEntropyLoss` with `<pad>` ignored, or
+/// the fused operation that equals it).
 pub fn smoothed_loss(logits: Tensor<3>, targets: &Padded, smoothing: f32, device: &Device) -> Tensor<1> {
+    smoothed_loss_ids(logits, ids(targets, device), smoothing, device)
+}
+
+/// [`smoothed_loss`] of target ids `[batch, s_tgt]` already on the device
+/// (fused with its own backward pass where the backend has it; see
+/// `attend_model::fused`).
+pub fn smoothed_loss_ids(logits: Tensor<3>, targets: Tensor<2, Int>, smoothing: f32, _device: &Device) -> Tensor<1> {
     let [b, s, v] = logits.dims();
-    let smoothing = (smoothing > 0.0).then_some(smoothing);
-    let loss = CrossEntropyLossConfig::new()
-        .with_pad_tokens(Some(vec![PAD as usize]))
-        .with_smoothing(smoothing)
-        .init(device);
-    loss.forward(logits.reshape([b * s, v]), ids(targets, device).reshape([b * s]))
+    cross_entropy_loss(logits.reshape([b * s, v]), targets.reshape([b * s]), smoothing, Some(PAD as usize))
 }
 
 /// Sum of token negative log-likelihoods and number of correct argmax

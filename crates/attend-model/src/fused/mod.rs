@@ -1,0 +1,203 @@
+//! Fused operations with their own backward pass: scaled dot-product
+//! attention (scores, masks, softmax, dropout, weighted sum; Vaswani et al.,
+//! 2017, §3.2.1), layer normalisation (Ba et al., 2016) and log-softmax with
+//! label-smoothed cross-entropy (Szegedy et al., 2016) that ignores padding.
+//!
+//! Under autodiff Burn records each of these as the 5–10 primitive operations
+//! it is made of, each with its own graph node and saved tensors, and the
+//! backend's own fused forward kernels (flex's softmax and layer norm) are
+//! never used in training. Here each is one node: the forward runs on the
+//! inner backend (its fused kernels where it has them) and the backward is the
+//! closed-form gradient, written once over Burn's backend operations so that
+//! it runs on ndarray, flex and wgpu alike. The Tensor-level functions at the
+//! bottom fall back to the plain composition on a backend this build has not
+//! registered; the tests check both against each other and against Burn's own
+//! modules, values and gradients, masks included.
+//!
+//! The mechanism is Burn's backend extension (`#[backend_extension]`, the
+//! `burn-backend-extension` crate): one trait, implemented by every backend,
+//! and by `Autodiff<B>` with the hand-written backward of `backward.rs`.
+
+mod backward;
+pub mod ops;
+
+#[cfg(feature = "wgpu")]
+use burn::backend::Cube;
+#[cfg(feature = "flex")]
+use burn::backend::Flex;
+#[cfg(feature = "ndarray")]
+#[allow(deprecated)]
+use burn::backend::NdArray;
+use burn::backend::ops::ModuleOps;
+use burn::backend::tensor::{BoolTensor, FloatTensor, IntTensor};
+use burn::backend::{backend_extension, Backend, Dispatch};
+use burn::prelude::*;
+
+/// The value written into masked attention scores (as [`crate::attention::MASK_VALUE`]).
+const MASK_VALUE: f32 = crate::attention::MASK_VALUE;
+
+/// The operations as one backend extension: the surface `Dispatch` routes to
+/// each backend (the default bodies, [`ops`], are Burn's backend operations; a
+/// backend may replace them with its own kernels) and to `Autodiff<B>`, whose
+/// implementation (`backward.rs`) records each call as one node.
+#[backend_extension(Flex: cfg(feature = "flex"), NdArray: cfg(feature = "ndarray"), Cube: cfg(feature = "wgpu"), Autodiff)]
+pub trait FusedOps: Backend {
+    /// softmax(q kᵀ · scale) → weights; context = (weights ⊙ keep) v.
+    /// `q` `[b, h, s_q, d]`, `k`/`v` `[b, h, s_k, d]`; where `masked`, the
+    /// scores at `mask` `[b, h, s_q, s_k]` (`true` = not allowed) are set to
+    /// [`crate::attention::MASK_VALUE`] first; where `dropped`, `keep`
+    /// `[b, h, s_q, s_k]` is the dropout multiplier (0 or 1/(1−p)). (The flags
+    /// stand for `Option`s, which the extension macro does not route; the
+    /// unused tensor may be any placeholder.) Returns the context
+    /// `[b, h, s_q, d]` and the weights before dropout `[b, h, s_q, s_k]`.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_attention(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        mask: BoolTensor<Self>,
+        masked: bool,
+        keep: FloatTensor<Self>,
+        dropped: bool,
+        scale: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        ops::attention::<Self>(q, k, v, masked.then_some(mask), dropped.then_some(keep), scale)
+    }
+
+    /// (x − mean) / √(var + ε) · γ + β over the last dimension.
+    fn fused_layer_norm(x: FloatTensor<Self>, gamma: FloatTensor<Self>, beta: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+        <Self as ModuleOps<Self>>::layer_norm(x, gamma, Some(beta), epsilon)
+    }
+
+    /// (x − mean) / √(var + ε) · γ over the last dimension (no β).
+    fn fused_layer_norm_no_bias(x: FloatTensor<Self>, gamma: FloatTensor<Self>, epsilon: f64) -> FloatTensor<Self> {
+        <Self as ModuleOps<Self>>::layer_norm(x, gamma, None, epsilon)
+    }
+
+    /// Σ_rows weight · (−Σ_j q_j log softmax(logits)_j) with
+    /// q = (1 − α)·onehot(target) + α/V: `logits` `[n, V]`, `targets` `[n]`,
+    /// `weight` `[n, 1]` (1/count for a counted row, 0 for padding). Returns
+    /// the loss `[1]` and the softmax `[n, V]` for the backward pass.
+    fn fused_cross_entropy(
+        logits: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        weight: FloatTensor<Self>,
+        smoothing: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        ops::cross_entropy::<Self>(logits, targets, weight, smoothing)
+    }
+}
+
+#[cfg(feature = "flex")]
+impl FusedOps for Flex {}
+#[cfg(feature = "ndarray")]
+#[allow(deprecated)]
+impl FusedOps for NdArray {}
+#[cfg(feature = "wgpu")]
+impl FusedOps for Cube {}
+
+static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(true);
+
+/// Turns the fused operations off (or back on) for the whole process, so that
+/// the plain compositions run instead: for measuring what the fusion buys
+/// (`attend bench --unfused`) and for tests.
+pub fn set_enabled(on: bool) {
+    ENABLED.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// Whether the fused operations are used on `device`: they are enabled and this
+/// build registered them for its backend (otherwise the Tensor-level functions
+/// below compute the plain composition).
+pub fn available(device: &Device) -> bool {
+    if !ENABLED.load(std::sync::atomic::Ordering::Relaxed) {
+        return false;
+    }
+    let inner = device.clone().inner();
+    match inner.as_dispatch() {
+        #[cfg(feature = "flex")]
+        burn::backend::DispatchDevice::Flex(_) => true,
+        #[cfg(feature = "ndarray")]
+        burn::backend::DispatchDevice::NdArray(_) => true,
+        #[cfg(feature = "wgpu")]
+        burn::backend::DispatchDevice::Cube(_) => true,
+        _ => false,
+    }
+}
+
+/// Fused [`FusedOps::fused_attention`] on tensors; see there for the shapes.
+pub fn attention(
+    q: Tensor<4>,
+    k: Tensor<4>,
+    v: Tensor<4>,
+    mask: Option<Tensor<4, Bool>>,
+    keep: Option<Tensor<4>>,
+    scale: f32,
+) -> (Tensor<4>, Tensor<4>) {
+    let device = q.device();
+    let (masked, dropped) = (mask.is_some(), keep.is_some());
+    let mask = mask.unwrap_or_else(|| Tensor::<4, Bool>::empty([1, 1, 1, 1], &device));
+    let keep = keep.unwrap_or_else(|| Tensor::<4>::empty([1, 1, 1, 1], &device));
+    let (ctx, w) = <Dispatch as FusedOps>::fused_attention(
+        q.into_dispatch(),
+        k.into_dispatch(),
+        v.into_dispatch(),
+        mask.into_dispatch(),
+        masked,
+        keep.into_dispatch(),
+        dropped,
+        scale,
+    );
+    (Tensor::from_dispatch(ctx), Tensor::from_dispatch(w))
+}
+
+/// The ε of every LayerNorm attend builds (`LayerNormConfig`'s default; Burn keeps
+/// the module's own field private).
+pub const LAYER_NORM_EPSILON: f64 = 1e-5;
+
+/// `norm.forward(x)`, fused where the backend has it.
+pub fn norm<const D: usize>(norm: &burn::nn::LayerNorm, x: Tensor<D>) -> Tensor<D> {
+    if available(&x.device()) {
+        layer_norm(x, norm, LAYER_NORM_EPSILON)
+    } else {
+        norm.forward(x)
+    }
+}
+
+/// Fused [`FusedOps::fused_layer_norm`] with `norm`'s weights (ε = `epsilon`).
+pub fn layer_norm<const D: usize>(x: Tensor<D>, norm: &burn::nn::LayerNorm, epsilon: f64) -> Tensor<D> {
+    let (x, gamma) = (x.into_dispatch(), norm.gamma.val().into_dispatch());
+    Tensor::from_dispatch(match &norm.beta {
+        Some(beta) => <Dispatch as FusedOps>::fused_layer_norm(x, gamma, beta.val().into_dispatch(), epsilon),
+        None => <Dispatch as FusedOps>::fused_layer_norm_no_bias(x, gamma, epsilon),
+    })
+}
+
+/// The mean (label-smoothed) cross-entropy of `logits` `[n, V]` against
+/// `targets` `[n]` over the rows whose target is not `pad`: [`cross_entropy`]
+/// where the backend has it, else Burn's `CrossEntropyLoss` (the two agree).
+pub fn cross_entropy_loss(logits: Tensor<2>, targets: Tensor<1, Int>, smoothing: f32, pad: Option<usize>) -> Tensor<1> {
+    if available(&logits.device()) {
+        return cross_entropy(logits, targets, smoothing, pad);
+    }
+    burn::nn::loss::CrossEntropyLossConfig::new()
+        .with_pad_tokens(pad.map(|p| vec![p]))
+        .with_smoothing((smoothing > 0.0).then_some(smoothing))
+        .init(&logits.device())
+        .forward(logits, targets)
+}
+
+/// Fused [`FusedOps::fused_cross_entropy`]: the mean label-smoothed cross-entropy of
+/// `logits` `[n, V]` against `targets` `[n]`, over the rows whose target is not `pad`.
+pub fn cross_entropy(logits: Tensor<2>, targets: Tensor<1, Int>, smoothing: f32, pad: Option<usize>) -> Tensor<1> {
+    let [n, _] = logits.dims();
+    let weight = match pad {
+        Some(p) => {
+            let kept = targets.clone().not_equal_elem(p as i64).float().reshape([n, 1]); // [n, 1]
+            let count = kept.clone().sum().reshape([1, 1]);
+            kept / count
+        }
+        None => Tensor::full([n, 1], 1.0 / n as f32, &logits.device()),
+    };
+    let (loss, _) = <Dispatch as FusedOps>::fused_cross_entropy(logits.into_dispatch(), targets.into_dispatch(), weight.into_dispatch(), smoothing);
+    Tensor::from_dispatch(loss)
+}

@@ -1,0 +1,260 @@
+//! The measured work of each benchmark row: the peers' models rebuilt from
+//! attend's layers, with their data (random token ids in [3, V), seed 0), their
+//! loss and optimizer, timed as they time theirs.
+
+use attend_model::gpt::GptConfig;
+use attend_model::{
+    greedy_with, CellKind, GreedyOptions, LanguageModel, PositionalKind, RecurrentSeq2SeqConfig, Score, Seq2SeqConfig, TransformerConfig,
+};
+use burn::module::Module;
+use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::prelude::*;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use super::flops::{self, GptShape, LstmShape, TransformerShape};
+use super::{row_wanted, time_runs, BenchOptions, Row, RowMaker};
+use crate::clip::clip_global_norm;
+use crate::error::{Result, TrainError};
+use crate::lm::{loss_of, windows, DecayMatrices};
+use crate::seq2seq::smoothed_loss_ids;
+
+fn scaled(n: usize, scale: f64) -> usize {
+    ((n as f64 * scale).round() as usize).max(1)
+}
+
+/// Random ids `[rows, len]` in `[3, vocab)` (past `<pad> <unk> <bos>`), as the peers draw them.
+fn random_ids(rng: &mut StdRng, rows: usize, len: usize, vocab: usize, device: &Device) -> Tensor<2, Int> {
+    let ids: Vec<i64> = (0..rows * len).map(|_| rng.random_range(3..vocab as i64)).collect();
+    Tensor::from_data(TensorData::new(ids, [rows, len]), device)
+}
+
+/// A training step's loss: the value read back (as the trainer does, which also
+/// waits for a GPU), then backward and one optimizer step.
+fn train_step<M: Module>(model: M, optim: &mut ModuleOptimizer, lr: f64, loss: Tensor<1>, clip: Option<f32>) -> Result<M> {
+    let value: f32 = loss.clone().into_scalar();
+    if !value.is_finite() {
+        return Err(TrainError::Config(format!("the benchmark's loss became {value}")));
+    }
+    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+    if let Some(c) = clip {
+        clip_global_norm(&model, &mut grads, c);
+    }
+    Ok(optim.step(lr, model, grads))
+}
+
+fn sync(device: &Device) -> Result<()> {
+    device.sync().map_err(|e| TrainError::Config(format!("device sync failed: {e:?}")))
+}
+
+fn transformer_config(c: &TransformerShape) -> TransformerConfig {
+    TransformerConfig::new(c.vocab, c.vocab)
+        .with_d_model(c.d)
+        .with_n_heads(c.heads)
+        .with_d_ff(c.ffn)
+        .with_encoder_layers(c.enc_layers)
+        .with_decoder_layers(c.dec_layers)
+        .with_dropout(0.1)
+        .with_positional(PositionalKind::Sinusoidal)
+        .with_max_len(512)
+        .with_share_embeddings(true)
+        .with_tie_output(true)
+}
+
+/// `bench_transformer.py`: the training step (forward, label-smoothed loss,
+/// backward, Adam) and the inference forward.
+pub(super) fn transformer(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &TransformerShape) -> Result<Vec<Row>> {
+    let device = maker.device.clone().autodiff();
+    device.seed(0);
+    let mut model = Seq2SeqConfig::Transformer(transformer_config(c)).init(&device)?;
+    let params = model.num_params();
+    let mut rng = StdRng::seed_from_u64(0);
+    let src = random_ids(&mut rng, c.batch, c.src, c.vocab, &device);
+    let tgt = random_ids(&mut rng, c.batch, c.tgt + 1, c.vocab, &device);
+    let tgt_in = tgt.clone().slice([0..c.batch, 0..c.tgt]);
+    let tgt_out = tgt.slice([0..c.batch, 1..c.tgt + 1]);
+    let (warm, reps) = (scaled(c.warmup, opts.repeat_scale), scaled(c.repeats, opts.repeat_scale));
+    let fwd = flops::transformer_forward(c);
+    let tokens = (c.batch * c.tgt) as f64;
+    let mut rows = Vec::new();
+    if row_wanted(opts, group, "train") {
+        let mut optim: ModuleOptimizer = AdamConfig::new().with_beta_1(0.9).with_beta_2(0.98).with_epsilon(1e-9).init();
+        let mut slot = Some(model);
+        let ts = time_runs(warm, reps, || {
+            let m = slot.take().expect("the model is put back after every step");
+            let logits = m.forward(src.clone(), None, tgt_in.clone(), None)?;
+            let loss = smoothed_loss_ids(logits, tgt_out.clone(), 0.1, &device);
+            slot = Some(train_step(m, &mut optim, 1e-4, loss, None)?);
+            sync(&device)
+        })?;
+        model = slot.expect("the model is put back after every step");
+        rows.push(maker.make(format!("{group}/train"), "tok/s", tokens, &ts, 3.0 * fwd, params, None));
+    }
+    if row_wanted(opts, group, "forward") {
+        let inner = device.clone().inner();
+        let m = model.valid();
+        let (src, tgt_in) = (src.inner(), tgt_in.inner());
+        let ts = time_runs(warm, reps, || {
+            let logits = m.forward(src.clone(), None, tgt_in.clone(), None)?;
+            let _ = logits.into_data(); // waits for the result
+            sync(&inner)
+        })?;
+        rows.push(maker.make(format!("{group}/forward"), "tok/s", tokens, &ts, fwd, params, None));
+    }
+    Ok(rows)
+}
+
+/// `bench_lstm.py`: a one-layer LSTM encoder, an LSTM decoder with additive
+/// (Bahdanau) attention and teacher forcing, no dropout, plain cross-entropy
+/// and Adam (lr 1e-3).
+pub(super) fn lstm(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &LstmShape) -> Result<Vec<Row>> {
+    let device = maker.device.clone().autodiff();
+    device.seed(0);
+    let cfg = RecurrentSeq2SeqConfig::new(c.vocab, c.vocab)
+        .with_cell(CellKind::Lstm)
+        .with_d_embed(c.emb)
+        .with_d_hidden(c.hidden)
+        .with_dropout(0.0)
+        .with_attention(Some(Score::Additive))
+        .with_max_len(512);
+    let model = Seq2SeqConfig::Recurrent(cfg).init(&device)?;
+    let params = model.num_params();
+    let mut rng = StdRng::seed_from_u64(0);
+    let src = random_ids(&mut rng, c.batch, c.src, c.vocab, &device);
+    let tgt = random_ids(&mut rng, c.batch, c.tgt + 1, c.vocab, &device);
+    let tgt_in = tgt.clone().slice([0..c.batch, 0..c.tgt]);
+    let tgt_out = tgt.slice([0..c.batch, 1..c.tgt + 1]);
+    let (warm, reps) = (scaled(c.warmup, opts.repeat_scale), scaled(c.repeats, opts.repeat_scale));
+    let fwd = flops::lstm_forward(c);
+    let tokens = (c.batch * c.tgt) as f64;
+    let mut rows = Vec::new();
+    let mut model = model;
+    if row_wanted(opts, group, "train") {
+        let mut optim: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
+        let mut slot = Some(model);
+        let ts = time_runs(warm, reps, || {
+            let m = slot.take().expect("the model is put back after every step");
+            let logits = m.forward(src.clone(), None, tgt_in.clone(), None)?;
+            let loss = smoothed_loss_ids(logits, tgt_out.clone(), 0.0, &device);
+            slot = Some(train_step(m, &mut optim, 1e-3, loss, None)?);
+            sync(&device)
+        })?;
+        model = slot.expect("the model is put back after every step");
+        rows.push(maker.make(format!("{group}/train"), "tok/s", tokens, &ts, 3.0 * fwd, params, None));
+    }
+    if row_wanted(opts, group, "forward") {
+        let inner = device.clone().inner();
+        let m = model.valid();
+        let (src, tgt_in) = (src.inner(), tgt_in.inner());
+        let ts = time_runs(warm, reps, || {
+            let _ = m.forward(src.clone(), None, tgt_in.clone(), None)?.into_data();
+            sync(&inner)
+        })?;
+        rows.push(maker.make(format!("{group}/forward"), "tok/s", tokens, &ts, fwd, params, None));
+    }
+    Ok(rows)
+}
+
+/// `bench_gpt_char.py`'s step: 12 random windows of 64 characters of the
+/// training text, mean cross-entropy, backward, clipping at norm 1, Adam with
+/// nanoGPT's decoupled weight decay of the matrices (0.1).
+pub(super) fn gpt_char(opts: &BenchOptions, maker: &RowMaker) -> Result<Row> {
+    let c: GptShape = flops::GPT_CHAR;
+    let text = std::fs::read_to_string(&opts.lm_text).map_err(|e| TrainError::io(&opts.lm_text, e))?;
+    let mut chars: Vec<char> = text.chars().collect();
+    chars.sort_unstable();
+    chars.dedup();
+    let ids: Vec<u32> = text.chars().map(|ch| chars.binary_search(&ch).unwrap_or(0) as u32).collect();
+    if ids.len() <= c.context + 1 {
+        return Err(TrainError::Config(format!("{}: too short for windows of {} characters", opts.lm_text.display(), c.context)));
+    }
+    let device = maker.device.clone().autodiff();
+    device.seed(1337);
+    let gpt = GptConfig::new(c.vocab.max(chars.len()))
+        .with_context(c.context)
+        .with_d_model(c.d)
+        .with_n_heads(c.heads)
+        .with_n_layers(c.layers)
+        .with_d_ff(4 * c.d)
+        .with_dropout(0.0)
+        .with_positional(PositionalKind::Learned)
+        .with_bias(false)
+        .init(&device)?;
+    let model = LanguageModel::Gpt(gpt);
+    let params = model.num_params();
+    let mut optim: ModuleOptimizer = AdamConfig::new().with_beta_1(0.9).with_beta_2(0.99).with_epsilon(1e-8).init();
+    let mut rng = StdRng::seed_from_u64(1337);
+    let (lr, decay) = (1e-3, 0.1);
+    let mut slot = Some(model);
+    let ts = time_runs(scaled(c.warmup, opts.repeat_scale), scaled(c.repeats, opts.repeat_scale), || {
+        let m = slot.take().expect("the model is put back after every step");
+        let (x, y) = windows(&ids, c.batch, c.context, &mut rng, &device);
+        let loss = loss_of(&m, x, y)?;
+        let m = train_step(m, &mut optim, lr, loss, Some(1.0))?;
+        slot = Some(m.map(&mut DecayMatrices { factor: 1.0 - lr * decay }));
+        sync(&device)
+    })?;
+    // The peer divides its tokens by the sum of its step times: the mean.
+    let mean = ts.iter().sum::<f64>() / ts.len() as f64;
+    let tokens = (c.batch * c.context) as f64;
+    let note = Some(format!("mean step {mean:.4} s: {:.0} tok/s", tokens / mean));
+    Ok(maker.make("gpt-char/train".into(), "tok/s", tokens, &ts, flops::gpt_train_step(&c), params, note))
+}
+
+/// `bench_transformer.py`'s greedy decoding: 32 random source sentences,
+/// 32 steps from `<bos>` = 1 with no `<eos>` stop, all at once and 8 of them
+/// one at a time, with the key/value cache and re-reading the prefix.
+pub(super) fn decode(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &TransformerShape) -> Result<Vec<Row>> {
+    let device = maker.device.clone();
+    device.seed(0);
+    let model = Seq2SeqConfig::Transformer(transformer_config(c)).init(&device)?;
+    let params = model.num_params();
+    let (sentences, steps, one_by_one) = (32, 32, 8);
+    let mut rng = StdRng::seed_from_u64(1);
+    let src = random_ids(&mut rng, sentences, c.src, c.vocab, &device);
+    let run = |src: Tensor<2, Int>, cache: bool| -> Result<Vec<Vec<u32>>> {
+        let opts = GreedyOptions { bos: 1, eos: None, max_len: steps + 1, attention: None, cache };
+        Ok(greedy_with(&model, src, None, &opts)?.ids)
+    };
+    let cached = run(src.clone(), true)?;
+    let full = run(src.clone(), false)?;
+    let same = cached.iter().flatten().zip(full.iter().flatten()).filter(|(a, b)| a == b).count();
+    let agreement = same as f64 / (sentences * steps) as f64;
+    let note = Some(format!("cached and full decoding agree on {:.4} of the tokens", agreement));
+    let mut rows = Vec::new();
+    let (warm, reps) = (1, scaled(3, opts.repeat_scale));
+    for cache in [true, false] {
+        let kind = if cache { "cached" } else { "full" };
+        let flop = |n: usize| if cache { flops::transformer_decode_cached(c, n, steps) } else { 0.0 };
+        if row_wanted(opts, group, &format!("batched-{kind}")) {
+            let ts = time_runs(warm, reps, || run(src.clone(), cache).map(|_| ()))?;
+            rows.push(maker.make(format!("{group}/batched-{kind}"), "ms/sentence", sentences as f64, &ts, flop(sentences), params, note.clone()));
+        }
+        if row_wanted(opts, group, &format!("batch1-{kind}")) {
+            let one: Vec<Tensor<2, Int>> = (0..one_by_one).map(|i| src.clone().slice([i..i + 1, 0..c.src])).collect();
+            let ts = time_runs(warm, (reps / 2).max(1), || {
+                for s in &one {
+                    run(s.clone(), cache)?;
+                }
+                Ok(())
+            })?;
+            rows.push(maker.make(format!("{group}/batch1-{kind}"), "ms/sentence", one_by_one as f64, &ts, one_by_one as f64 * flop(1), params, note.clone()));
+        }
+    }
+    Ok(rows)
+}
+
+/// word2vec (skip-gram, gensim's defaults) for one epoch over the corpus with
+/// the CPU engine: raw corpus words per second, as gensim counts them.
+pub(super) fn word2vec(opts: &BenchOptions, maker: &RowMaker) -> Result<Row> {
+    use crate::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
+    if opts.corpus.is_empty() {
+        return Err(TrainError::Config("the word2vec row needs a corpus (--corpus FILE...)".into()));
+    }
+    let cfg = Word2VecConfig::new().with_epochs(1).with_threads(opts.threads);
+    let trained = train(&cfg, &opts.corpus, &Engine::Cpu, &TrainOptions::default())?;
+    let s = &trained.stats;
+    let ts = [s.train_s];
+    let note = Some(format!("{} corpus words, vocabulary {}, {} threads", s.corpus_words, s.vocab, opts.threads));
+    Ok(maker.make("word2vec/train".into(), "words/s", s.raw_words as f64, &ts, 0.0, 0, note))
+}
