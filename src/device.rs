@@ -2,7 +2,9 @@
 //! spec to a Burn `Device`. Everything else receives a `Device` and runs on
 //! whatever backend it names.
 //!
-//! Specs: `auto` (the first compiled of cpu, wgpu), `cpu` (ndarray, else flex),
+//! Specs: `auto` (the first compiled of cpu, wgpu), `cpu` (flex, else ndarray:
+//! flex was the faster on 32 of the 34 rows of `benches/vs-pytorch.sh`,
+//! BENCHMARKS.md),
 //! `ndarray`, `flex`, `wgpu` (the platform's best adapter), `wgpu:N` (N-th
 //! discrete GPU), `wgpu:integrated:N`, `wgpu:cpu` (a software adapter such as
 //! Mesa's lavapipe), `vulkan[:N]`, `metal[:N]`.
@@ -66,12 +68,12 @@ pub fn parse_device(spec: &str) -> Result<Device, String> {
             parse_device(if first == "ndarray" || first == "flex" { "cpu" } else { first })
         }
         "cpu" => {
-            #[cfg(feature = "ndarray")]
-            return parse_device("ndarray");
-            #[cfg(all(not(feature = "ndarray"), feature = "flex"))]
+            #[cfg(feature = "flex")]
             return parse_device("flex");
+            #[cfg(all(not(feature = "flex"), feature = "ndarray"))]
+            return parse_device("ndarray");
             #[allow(unreachable_code)]
-            Err(not_compiled("cpu", "ndarray"))
+            Err(not_compiled("cpu", "flex"))
         }
         "ndarray" => {
             #[cfg(feature = "ndarray")]

@@ -58,7 +58,7 @@ pub fn lstm_attention(other: &str) {
 
 /// The recurrent language model and the vector → sequence decoder: same logits.
 pub fn recurrent_lm_and_vector_decoder(other: &str) {
-    let (cpu, dev2) = (parse_device("cpu").unwrap(), parse_device(other).unwrap());
+    let (cpu, dev2) = (parse_device("ndarray").unwrap(), parse_device(other).unwrap());
     cpu.seed(12);
     let lm = RecurrentLmConfig::new(13).with_cell(CellKind::Gru).with_d_model(16).with_n_layers(2).with_dropout(0.0);
     let lm_cpu = lm.init(&cpu).unwrap();
@@ -81,7 +81,7 @@ pub fn recurrent_lm_and_vector_decoder(other: &str) {
 }
 
 fn agree(other: &str, cfg: Seq2SeqConfig) {
-    let cpu = parse_device("cpu").unwrap().autodiff();
+    let cpu = parse_device("ndarray").unwrap().autodiff();
     let dev2 = parse_device(other).unwrap().autodiff();
     cpu.seed(11);
     let model_cpu = cfg.init(&cpu).unwrap();
@@ -161,7 +161,7 @@ fn same_gradients<M: Module>(model: &M, a: &GradientsParams, b: &GradientsParams
 /// logits, loss gradients and key/value-cached step logits.
 pub fn gpt(other: &str) {
     use attend::model::gpt::GptConfig;
-    let cpu = parse_device("cpu").unwrap().autodiff();
+    let cpu = parse_device("ndarray").unwrap().autodiff();
     let dev2 = parse_device(other).unwrap().autodiff();
     for bias in [true, false] {
         cpu.seed(13);
