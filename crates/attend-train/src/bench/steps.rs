@@ -61,55 +61,76 @@ fn transformer_config(c: &TransformerShape) -> TransformerConfig {
         .with_tie_output(true)
 }
 
-/// `bench_transformer.py`: the training step (forward, label-smoothed loss,
-/// backward, Adam) and the inference forward.
-pub(super) fn transformer(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &TransformerShape) -> Result<Vec<Row>> {
+/// How an encoder–decoder row trains: its optimizer, learning rate and label smoothing.
+struct Training {
+    optim: ModuleOptimizer,
+    lr: f64,
+    smoothing: f32,
+}
+
+/// The training step (forward, loss, backward, optimizer) and the inference
+/// forward of an encoder–decoder on random ids `[batch, src]` → `[batch, tgt]`.
+#[allow(clippy::too_many_arguments)]
+fn seq2seq_rows(
+    opts: &BenchOptions,
+    maker: &RowMaker,
+    group: &str,
+    cfg: Seq2SeqConfig,
+    mut training: Training,
+    [batch, src_len, tgt_len, vocab]: [usize; 4],
+    [warmup, repeats]: [usize; 2],
+    forward_flop: f64,
+) -> Result<Vec<Row>> {
     let device = maker.device.clone().autodiff();
     device.seed(0);
-    let mut model = Seq2SeqConfig::Transformer(transformer_config(c)).init(&device)?;
+    let mut model = cfg.init(&device)?;
     let params = model.num_params();
     let mut rng = StdRng::seed_from_u64(0);
-    let src = random_ids(&mut rng, c.batch, c.src, c.vocab, &device);
-    let tgt = random_ids(&mut rng, c.batch, c.tgt + 1, c.vocab, &device);
-    let tgt_in = tgt.clone().slice([0..c.batch, 0..c.tgt]);
-    let tgt_out = tgt.slice([0..c.batch, 1..c.tgt + 1]);
-    let (warm, reps) = (scaled(c.warmup, opts.repeat_scale), scaled(c.repeats, opts.repeat_scale));
-    let fwd = flops::transformer_forward(c);
-    let tokens = (c.batch * c.tgt) as f64;
+    let src = random_ids(&mut rng, batch, src_len, vocab, &device);
+    let tgt = random_ids(&mut rng, batch, tgt_len + 1, vocab, &device);
+    let tgt_in = tgt.clone().slice([0..batch, 0..tgt_len]);
+    let tgt_out = tgt.slice([0..batch, 1..tgt_len + 1]);
+    let (warm, reps) = (scaled(warmup, opts.repeat_scale), scaled(repeats, opts.repeat_scale));
+    let tokens = (batch * tgt_len) as f64;
     let mut rows = Vec::new();
     if row_wanted(opts, group, "train") {
-        let mut optim: ModuleOptimizer = AdamConfig::new().with_beta_1(0.9).with_beta_2(0.98).with_epsilon(1e-9).init();
         let mut slot = Some(model);
         let ts = time_runs(warm, reps, || {
             let m = slot.take().expect("the model is put back after every step");
             let logits = m.forward(src.clone(), None, tgt_in.clone(), None)?;
-            let loss = smoothed_loss_ids(logits, tgt_out.clone(), 0.1, &device);
-            slot = Some(train_step(m, &mut optim, 1e-4, loss, None)?);
+            let loss = smoothed_loss_ids(logits, tgt_out.clone(), training.smoothing, &device);
+            slot = Some(train_step(m, &mut training.optim, training.lr, loss, None)?);
             sync(&device)
         })?;
         model = slot.expect("the model is put back after every step");
-        rows.push(maker.make(format!("{group}/train"), "tok/s", tokens, &ts, 3.0 * fwd, params, None));
+        rows.push(maker.make(format!("{group}/train"), "tok/s", tokens, &ts, 3.0 * forward_flop, params, None));
     }
     if row_wanted(opts, group, "forward") {
         let inner = device.clone().inner();
         let m = model.valid();
         let (src, tgt_in) = (src.inner(), tgt_in.inner());
         let ts = time_runs(warm, reps, || {
-            let logits = m.forward(src.clone(), None, tgt_in.clone(), None)?;
-            let _ = logits.into_data(); // waits for the result
+            let _ = m.forward(src.clone(), None, tgt_in.clone(), None)?.into_data(); // waits for the result
             sync(&inner)
         })?;
-        rows.push(maker.make(format!("{group}/forward"), "tok/s", tokens, &ts, fwd, params, None));
+        rows.push(maker.make(format!("{group}/forward"), "tok/s", tokens, &ts, forward_flop, params, None));
     }
     Ok(rows)
+}
+
+/// `bench_transformer.py`: label smoothing 0.1, Adam (lr 1e-4, β 0.9/0.98, ε 1e-9).
+pub(super) fn transformer(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &TransformerShape) -> Result<Vec<Row>> {
+    let optim = AdamConfig::new().with_beta_1(0.9).with_beta_2(0.98).with_epsilon(1e-9).init();
+    let training = Training { optim, lr: 1e-4, smoothing: 0.1 };
+    let cfg = Seq2SeqConfig::Transformer(transformer_config(c));
+    let dims = [c.batch, c.src, c.tgt, c.vocab];
+    seq2seq_rows(opts, maker, group, cfg, training, dims, [c.warmup, c.repeats], flops::transformer_forward(c))
 }
 
 /// `bench_lstm.py`: a one-layer LSTM encoder, an LSTM decoder with additive
 /// (Bahdanau) attention and teacher forcing, no dropout, plain cross-entropy
 /// and Adam (lr 1e-3).
 pub(super) fn lstm(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &LstmShape) -> Result<Vec<Row>> {
-    let device = maker.device.clone().autodiff();
-    device.seed(0);
     let cfg = RecurrentSeq2SeqConfig::new(c.vocab, c.vocab)
         .with_cell(CellKind::Lstm)
         .with_d_embed(c.emb)
@@ -117,42 +138,9 @@ pub(super) fn lstm(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &LstmS
         .with_dropout(0.0)
         .with_attention(Some(Score::Additive))
         .with_max_len(512);
-    let model = Seq2SeqConfig::Recurrent(cfg).init(&device)?;
-    let params = model.num_params();
-    let mut rng = StdRng::seed_from_u64(0);
-    let src = random_ids(&mut rng, c.batch, c.src, c.vocab, &device);
-    let tgt = random_ids(&mut rng, c.batch, c.tgt + 1, c.vocab, &device);
-    let tgt_in = tgt.clone().slice([0..c.batch, 0..c.tgt]);
-    let tgt_out = tgt.slice([0..c.batch, 1..c.tgt + 1]);
-    let (warm, reps) = (scaled(c.warmup, opts.repeat_scale), scaled(c.repeats, opts.repeat_scale));
-    let fwd = flops::lstm_forward(c);
-    let tokens = (c.batch * c.tgt) as f64;
-    let mut rows = Vec::new();
-    let mut model = model;
-    if row_wanted(opts, group, "train") {
-        let mut optim: ModuleOptimizer = AdamConfig::new().with_epsilon(1e-8).init();
-        let mut slot = Some(model);
-        let ts = time_runs(warm, reps, || {
-            let m = slot.take().expect("the model is put back after every step");
-            let logits = m.forward(src.clone(), None, tgt_in.clone(), None)?;
-            let loss = smoothed_loss_ids(logits, tgt_out.clone(), 0.0, &device);
-            slot = Some(train_step(m, &mut optim, 1e-3, loss, None)?);
-            sync(&device)
-        })?;
-        model = slot.expect("the model is put back after every step");
-        rows.push(maker.make(format!("{group}/train"), "tok/s", tokens, &ts, 3.0 * fwd, params, None));
-    }
-    if row_wanted(opts, group, "forward") {
-        let inner = device.clone().inner();
-        let m = model.valid();
-        let (src, tgt_in) = (src.inner(), tgt_in.inner());
-        let ts = time_runs(warm, reps, || {
-            let _ = m.forward(src.clone(), None, tgt_in.clone(), None)?.into_data();
-            sync(&inner)
-        })?;
-        rows.push(maker.make(format!("{group}/forward"), "tok/s", tokens, &ts, fwd, params, None));
-    }
-    Ok(rows)
+    let training = Training { optim: AdamConfig::new().with_epsilon(1e-8).init(), lr: 1e-3, smoothing: 0.0 };
+    let dims = [c.batch, c.src, c.tgt, c.vocab];
+    seq2seq_rows(opts, maker, group, Seq2SeqConfig::Recurrent(cfg), training, dims, [c.warmup, c.repeats], flops::lstm_forward(c))
 }
 
 /// `bench_gpt_char.py`'s step: 12 random windows of 64 characters of the
