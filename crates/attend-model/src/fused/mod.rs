@@ -100,7 +100,7 @@ static ENABLED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::n
 
 /// Turns the fused operations off (or back on) for the whole process, so that
 /// the plain compositions run instead: for measuring what the fusion buys
-/// (`attend bench --unfused`) and for tests.
+/// (`attend bench --unfused`).
 pub fn set_enabled(on: bool) {
     ENABLED.store(on, std::sync::atomic::Ordering::Relaxed);
 }
