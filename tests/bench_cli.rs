@@ -33,4 +33,7 @@ fn an_unknown_row_is_refused_by_name() {
     let (code, _, err) = run(&["bench", "--rows", "transformer-huge"]);
     assert_ne!(code, 0);
     assert!(err.contains("--rows transformer-huge"), "{err}");
+    let (code, _, err) = run(&["bench", "--rows", "decode-tiny/batch2-cached"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--rows decode-tiny/batch2-cached") && err.contains("batch1-cached"), "{err}");
 }

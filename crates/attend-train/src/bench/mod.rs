@@ -93,7 +93,16 @@ pub fn median(ts: &[f64]) -> f64 {
     }
 }
 
-/// Whether `opts` asks for the row `name` (in group `group`).
+/// The rows of a group (after its `group/`).
+fn row_names(group: &str) -> &'static [&'static str] {
+    match group {
+        g if g.starts_with("decode-") => &["batched-cached", "batch1-cached", "batched-full", "batch1-full"],
+        "gpt-char" | "word2vec" => &["train"],
+        _ => &["train", "forward"],
+    }
+}
+
+/// Whether `opts` asks for any row of `group`.
 fn wanted(opts: &BenchOptions, group: &str) -> bool {
     opts.rows.is_empty() || opts.rows.iter().any(|r| r == group || r.starts_with(&format!("{group}/")))
 }
@@ -138,9 +147,13 @@ impl RowMaker<'_> {
 /// is measured; returns them all and the measured fp32 peak (FLOP/s).
 pub fn run(opts: &BenchOptions, device: &Device, mut report: impl FnMut(&Row)) -> Result<(Vec<Row>, f64)> {
     for r in &opts.rows {
-        let group = r.split('/').next().unwrap_or("");
+        let (group, name) = r.split_once('/').unwrap_or((r.as_str(), ""));
         if !GROUPS.contains(&group) {
             return Err(TrainError::Config(format!("--rows {r}: unknown row; groups are {}", GROUPS.join(", "))));
+        }
+        let names = row_names(group);
+        if !name.is_empty() && !names.contains(&name) {
+            return Err(TrainError::Config(format!("--rows {r}: {group} has the rows {}", names.join(", "))));
         }
     }
     let peak_flops = peak::peak_flops(opts.threads, 0.3);
