@@ -10,7 +10,7 @@ use attend::burn::module::Module;
 use attend::burn::optim::{AdamConfig, GradientsParams};
 use attend::data::{BatchBy, Batcher, Example, Padded, Seq2SeqBatch, BOS, EOS};
 use attend::model::{greedy, Seq2SeqModel, TransformerConfig};
-use attend::train::seq2seq;
+use attend::train::tasks::translate::batch as seq2seq;
 
 fn random_examples(n: usize, seed: u64) -> Vec<Example> {
     // A tiny linear congruential generator keeps the example dependency-free.

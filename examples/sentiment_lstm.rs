@@ -14,33 +14,34 @@
 
 mod common;
 
-use attend::train::classify::{encode_text, load_classifier, probabilities, train_classifier};
-use attend::train::config::classify_overrides;
+use attend::train::config::Task;
+use attend::train::tasks::classify::data::encode_text;
+use attend::train::tasks::classify::load_classifier;
+use attend::train::tasks::classify::scores::probabilities;
+use attend::train::tasks::TrainReport;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cfg = common::config(
-        classify_overrides(),
-        &[
-            ("model.arch", "\"lstm\""),
-            ("model.d_model", "100"),
-            ("model.encoder_layers", "1"),
-            ("model.bidirectional", "true"),
-            ("model.dropout", "0.5"),
-            ("model.pooling", "\"max\""),
-            ("train.lr", "0.001"),
-            ("train.ema", "0.99"),
-            ("train.epochs", "6"),
-        ],
-    )?;
-    let run = common::fresh_run("sentiment-lstm")?;
-    let device = common::device()?;
-    println!("training a bidirectional LSTM sentiment classifier on rt-polarity for {} epochs…", cfg.train.epochs);
-    let r = train_classifier(&cfg, &run, false, &device, common::no_interrupt(), false)?;
-    println!("{} parameters, {} training and {} validation sentences, {:.0} s", r.params, r.train_texts, r.valid_texts, r.state.elapsed_secs);
+    let sets = [
+        "model.arch=lstm",
+        "model.d_model=100",
+        "model.layers=1",
+        "model.bidirectional=true",
+        "model.dropout=0.5",
+        "model.pooling=max",
+        "train.lr=0.001",
+        "train.ema=0.99",
+        "train.epochs=6",
+    ];
+    println!("training a bidirectional LSTM sentiment classifier on rt-polarity for 6 epochs…");
+    let (plan, report) = common::train(Task::Classify, "sentiment-lstm", Default::default(), &sets)?;
+    let TrainReport::Classify(r) = report else { unreachable!("a classifier run") };
+    let f = &r.fitted;
+    println!("{} parameters, {} training and {} validation sentences, {:.0} s", f.params, r.train_texts, r.valid_texts, f.state.elapsed_secs);
     if let Some(best) = &r.best {
-        println!("best epoch (step {}): {}\n", r.state.best_step, best.report());
+        println!("best weights (step {}): {}\n", f.state.best_step, best.report());
     }
-    let c = load_classifier(&run, &device)?;
+    let device = common::device()?;
+    let c = load_classifier(&plan.run, &device)?;
     let texts = [
         "a gripping , beautifully acted film that stays with you .",
         "a tedious , overlong mess with nothing to say .",

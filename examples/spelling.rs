@@ -16,14 +16,15 @@ mod common;
 use std::path::PathBuf;
 
 use attend::data::{VectorFormat, WordVectors};
-use attend::train::vector_seq::{train_speller, SpellOptions};
-use attend::train::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
+use attend::train::config::Task;
+use attend::train::tasks::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
+use attend::train::tasks::{DataFlags, TrainReport};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let path = match std::env::args().nth(1) {
         Some(p) => PathBuf::from(p),
         None => {
-            let dir = common::fresh_run("spelling")?;
+            let dir = common::fresh_run("spelling-vectors")?;
             std::fs::create_dir_all(&dir)?;
             let path = dir.join("austen.vec");
             let cfg = Word2VecConfig::new().with_epochs(10).with_threads(2);
@@ -35,27 +36,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let vectors = WordVectors::read(&path, None)?;
     println!("{}: {} (word, vector) pairs of dimension {}", path.display(), vectors.len(), vectors.dim());
-    let opts = SpellOptions::default();
-    let device = common::device()?;
-    let (_, r) = train_speller(&vectors, &opts, &device, |e| {
-        println!(
-            "epoch {:>2}  loss {:.4}  held-out exact {:5.1} %  held-out CER {:.3}  training-word exact {:5.1} %  {:.0} s",
-            e.epoch,
-            e.train_loss,
-            e.valid_exact * 100.0,
-            e.valid_cer,
-            e.train_exact * 100.0,
-            e.secs
-        )
-    })?;
+    let data = DataFlags { data: vec![path], ..Default::default() };
+    // An evaluation (held-out and training-word spelling) after every epoch.
+    let (_, report) = common::train(Task::Spell, "spelling", data, &[])?;
+    let TrainReport::Spell(r) = report else { unreachable!("a speller run") };
     println!(
-        "{} parameters; {} training and {} held-out words ({} longer than {} characters left out); {} characters",
-        r.params,
-        r.train_pairs,
-        r.valid_pairs,
-        r.too_long,
-        opts.max_len,
-        r.vocab.len() - 4
+        "{} parameters; {} training and {} held-out words ({} too long left out); {} characters",
+        r.fitted.params, r.train_pairs, r.valid_pairs, r.too_long, r.characters
     );
     println!("\nheld-out words (never seen spelled) → spelling from the vector:");
     for (word, spelled) in &r.samples {

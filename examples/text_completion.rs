@@ -15,38 +15,37 @@ mod common;
 use std::io::Write;
 
 use attend::data::lm_text::lm_detokenize;
-use attend::train::config::lm_overrides;
-use attend::train::generate::{generate, SamplingConfig};
-use attend::train::lm::{encode, load_lm, train_lm};
+use attend::train::config::Task;
+use attend::train::tasks::lm::data::encode;
+use attend::train::tasks::lm::generate::{generate, SamplingConfig};
+use attend::train::tasks::lm::load_lm;
+use attend::train::tasks::TrainReport;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cfg = common::config(
-        lm_overrides(),
-        &[
-            ("model.arch", "\"lstm\""),
-            ("model.d_model", "256"),
-            ("model.decoder_layers", "2"),
-            ("model.dropout", "0.1"),
-            ("data.batch_size", "32"),
-            ("train.max_steps", "400"),
-            ("train.lr", "0.003"),
-            ("train.min_lr", "0.0003"),
-            ("train.weight_decay", "0.0"),
-            ("train.eval_every", "100"),
-            ("train.checkpoint_every", "100"),
-        ],
-    )?;
-    let run = common::fresh_run("text-completion")?;
+    let sets = [
+        "model.arch=lstm",
+        "model.d_model=256",
+        "model.layers=2",
+        "model.dropout=0.1",
+        "data.batch_size=32",
+        "train.max_steps=400",
+        "train.lr=0.003",
+        "train.min_lr=0.0003",
+        "train.weight_decay=0.0",
+        "train.eval_every=100",
+        "train.checkpoint_every=100",
+    ];
+    println!("training a 2-layer LSTM language model (width 256) on Tiny Shakespeare, 400 steps…");
+    let (plan, report) = common::train(Task::Lm, "text-completion", Default::default(), &sets)?;
+    let TrainReport::Lm(r) = report else { unreachable!("a language-model run") };
+    println!("{} parameters; {} steps in {:.0} s", r.fitted.params, r.fitted.state.step, r.fitted.state.elapsed_secs);
     let device = common::device()?;
-    println!("training a {}-layer LSTM language model (width {}) on Tiny Shakespeare, {} steps…", cfg.model.decoder_layers, cfg.model.d_model, cfg.train.max_steps);
-    let r = train_lm(&cfg, &run, false, &device, common::no_interrupt(), false)?;
-    println!("{} parameters; {} steps in {:.0} s", r.params, r.state.step, r.state.elapsed_secs);
+    let lm = load_lm(&plan.run, &device)?;
     if let Some(l) = r.valid_loss_full {
-        println!("validation loss over every full {}-character window: {l:.4} nats/char ({:.3} bits/char)\n", cfg.model.max_len, l / std::f64::consts::LN_2);
+        println!("validation loss over every full {}-character window: {l:.4} nats/char ({:.3} bits/char)\n", lm.cfg.model.context, l / std::f64::consts::LN_2);
     }
-    let lm = load_lm(&run, &device)?;
     let prompt_text = "ROMEO:\n";
-    let prompt = encode(&lm.vocab, prompt_text, &lm.cfg);
+    let prompt = encode(&lm.vocab, prompt_text, &lm.cfg.data);
     let banned = vec![attend::data::PAD, attend::data::BOS, attend::data::EOS];
     let sampling = SamplingConfig { temperature: 0.8, top_k: 0, top_p: 1.0, seed: 1, banned };
     let mut out = std::io::stdout().lock();

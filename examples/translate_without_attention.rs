@@ -12,28 +12,28 @@
 
 mod common;
 
+use attend::train::config::Task;
+use attend::train::tasks::TrainReport;
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let cfg = common::config(
-        &[],
-        &[
-            ("model.arch", "\"lstm\""),
-            ("model.d_model", "256"),
-            ("model.bidirectional", "true"),
-            ("model.dropout", "0.2"),
-            ("train.schedule", "\"constant\""),
-            ("train.lr", "0.002"),
-            ("train.warmup_steps", "100"),
-            ("train.epochs", "6"),
-            ("train.eval_every_s", "0"),
-        ],
-    )?;
-    let run = common::fresh_run("translate-without-attention")?;
-    let device = common::device()?;
-    println!("training an LSTM encoder–decoder without attention on Tatoeba English→French, {} epochs…", cfg.train.epochs);
-    let r = attend::train::train(&cfg, &run, false, &device, common::no_interrupt(), false)?;
-    println!("{} parameters, {} training pairs, {} steps in {:.0} s", r.params, r.train_pairs, r.state.step, r.state.elapsed_secs);
-    if let Some(e) = &r.last_eval {
-        println!("validation: loss {:.4}, BLEU {:.2}, exact match {:.3}", e.loss, e.bleu, e.exact_match);
+    let sets = [
+        "model.arch=lstm",
+        "model.d_model=256",
+        "model.bidirectional=true",
+        "model.dropout=0.2",
+        "train.schedule=constant",
+        "train.lr=0.002",
+        "train.warmup_steps=100",
+        "train.epochs=6",
+    ];
+    println!("training an LSTM encoder–decoder without attention on Tatoeba English→French, 6 epochs…");
+    let (_, report) = common::train(Task::Translate, "translate-without-attention", Default::default(), &sets)?;
+    let TrainReport::Translate(r) = report else { unreachable!("a translation run") };
+    let f = &r.fitted;
+    println!("{} parameters, {} training pairs, {} steps in {:.0} s", f.params, r.train_pairs, f.state.step, f.state.elapsed_secs);
+    if let Some(e) = &f.last_eval {
+        let get = |n: &str| e.get(n).unwrap_or(f64::NAN);
+        println!("validation: loss {:.4}, BLEU {:.2}, exact match {:.3}", get("valid_loss"), get("valid_bleu"), get("valid_exact"));
     }
     for (src, out, reference) in &r.samples {
         println!("  {src}\n    → {out}\n    ref {reference}");

@@ -8,8 +8,8 @@
 
 use std::path::{Path, PathBuf};
 
-use attend::train::word2vec::eval::{analogies, similarity, Unit};
-use attend::train::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
+use attend::train::tasks::word2vec::eval::{analogies, similarity, Unit};
+use attend::train::tasks::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let corpus = PathBuf::from("data/austen/austen.txt");

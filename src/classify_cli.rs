@@ -1,16 +1,12 @@
 //! The classifier side of the CLI: `train --task classify`, `classify`, `eval --data`.
 
-use std::io::BufRead;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::{Context, Result};
-use attend::train::classify::{argmax, read_labeled, train_classifier};
-use attend::train::ensemble::Ensemble;
-use attend::train::config::RunConfig;
-use attend::train::Outcome;
+use attend::data::read_labeled;
+use attend::train::tasks::classify::ensemble::Ensemble;
+use attend::train::tasks::classify::scores::argmax;
 use clap::Args;
 
 #[derive(Args)]
@@ -21,45 +17,16 @@ pub struct ClassifyArgs {
     pub run: Vec<PathBuf>,
     /// Texts to classify (default: one per line from stdin).
     pub texts: Vec<String>,
-    /// Device to run on.
-    #[arg(long, value_name = "DEVICE")]
-    pub device: Option<String>,
-}
-
-/// Trains a classification run and prints its summary.
-pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &burn::prelude::Device, interrupt: Arc<AtomicBool>, quiet: bool) -> Result<ExitCode> {
-    let r = train_classifier(cfg, run, resume, device, interrupt, quiet).with_context(|| format!("training run {}", run.display()))?;
-    for e in &r.init_embeddings {
-        println!("embedding: {} of {} tokens initialised from word vectors", e.found, e.total);
-    }
-    println!(
-        "{} parameters, {} training and {} validation texts, {} steps in {:.0}s",
-        r.params, r.train_texts, r.valid_texts, r.state.step, r.state.elapsed_secs
-    );
-    if let Some(best) = &r.best {
-        println!("best validation epoch (step {}): {}", r.state.best_step, best.report());
-    }
-    match r.outcome {
-        Outcome::Finished => {
-            println!("classify with: attend classify --run {} \"a gripping, beautifully acted film\"", run.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Outcome::Interrupted => {
-            println!("interrupted at step {}; continue with: attend train --resume {}", r.state.step, run.display());
-            Ok(ExitCode::from(130))
-        }
-    }
+    #[command(flatten)]
+    pub device: crate::DeviceArg,
 }
 
 /// Prints the label and its probability for each text (with several runs,
 /// the mean of their probabilities).
-pub fn cmd_classify(a: ClassifyArgs, device: burn::prelude::Device) -> Result<ExitCode> {
+pub fn cmd_classify(a: ClassifyArgs) -> Result<ExitCode> {
+    let device = crate::run_device(&a.run[0], &a.device)?;
     let e = load(&a.run, &device)?;
-    let texts: Vec<String> = if a.texts.is_empty() {
-        std::io::stdin().lock().lines().collect::<std::io::Result<_>>().context("reading stdin")?
-    } else {
-        a.texts.clone()
-    };
+    let texts = crate::or_stdin(&a.texts)?;
     for (text, p) in texts.iter().zip(e.probabilities(&texts, &device)?) {
         let k = argmax(&p);
         println!("{}\t{:.4}\t{text}", e.labels()[k], p[k]);
@@ -73,7 +40,7 @@ fn load(runs: &[PathBuf], device: &burn::prelude::Device) -> Result<Ensemble> {
 }
 
 /// `attend eval --run RUN... --data FILE...` for a classifier (or an ensemble).
-pub fn cmd_eval(runs: &[PathBuf], data: &[PathBuf], device: burn::prelude::Device) -> Result<ExitCode> {
+pub fn eval_data(runs: &[PathBuf], data: &[PathBuf], device: burn::prelude::Device) -> Result<ExitCode> {
     let e = load(runs, &device)?;
     let source = data.iter().map(|d| d.display().to_string()).collect::<Vec<_>>().join(" + ");
     let labeled = read_labeled(data).context("--data")?;

@@ -5,8 +5,11 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use attend::device::parse_device;
-use attend::train::compare::{compare, configs, table, CompareOptions, DEFAULT_ARCHS};
+use attend::device::parse_devices;
+use attend::train::config::Override;
+use attend::train::tasks::translate::compare::{compare, configs, table, CompareOptions, DEFAULT_ARCHS};
+use attend::train::tasks::translate::settings::Seq2SeqArch;
+use attend::train::trainer::{interrupt, FitOptions};
 use clap::Args;
 
 #[derive(Args)]
@@ -18,8 +21,8 @@ pub struct CompareArgs {
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     sets: Vec<String>,
     /// Architectures to compare, comma-separated (values of model.arch).
-    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_ARCHS.map(String::from))]
-    archs: Vec<String>,
+    #[arg(long, value_delimiter = ',', default_values_t = DEFAULT_ARCHS)]
+    archs: Vec<Seq2SeqArch>,
     /// Training seconds per model (evaluation time excluded).
     #[arg(long, value_name = "SECS", default_value_t = 300.0)]
     budget: f64,
@@ -37,7 +40,7 @@ pub struct CompareArgs {
     /// Running the same command again resumes it.
     #[arg(long, value_name = "DIR", default_value = "runs/compare")]
     out: PathBuf,
-    /// Device, e.g. `cpu`, `wgpu` (see `attend info`).
+    /// Device, e.g. `cpu`, `wgpu` (see `attend info`); several, comma-separated, train data-parallel.
     #[arg(long, value_name = "DEVICE", default_value = "auto")]
     device: String,
     /// Only print the comparison, not each run's progress.
@@ -55,12 +58,12 @@ pub fn cmd_compare(a: CompareArgs) -> Result<ExitCode> {
     if a.archs.is_empty() {
         bail!("--archs: name at least one architecture");
     }
-    let sets = crate::parse_sets(&a.sets)?;
+    let sets: Vec<Override> = a.sets.iter().map(|s| Override::parse_set(s)).collect::<Result<_, _>>()?;
     let match_to = match a.match_to.as_str() {
         "none" => None,
-        "auto" if a.archs.iter().any(|x| x == "transformer") => Some("transformer".to_string()),
-        "auto" => a.archs.first().cloned(),
-        other => Some(other.to_string()),
+        "auto" if a.archs.contains(&Seq2SeqArch::Transformer) => Some(Seq2SeqArch::Transformer),
+        "auto" => a.archs.first().copied(),
+        other => Some(other.parse::<Seq2SeqArch>().map_err(|e| anyhow::anyhow!("--match {e}"))?),
     };
     let opts = CompareOptions {
         archs: a.archs.clone(),
@@ -71,17 +74,17 @@ pub fn cmd_compare(a: CompareArgs) -> Result<ExitCode> {
         out: a.out.clone(),
         quiet: a.quiet,
     };
-    let device = parse_device(&a.device).map_err(anyhow::Error::msg)?;
-    let cfgs = configs(a.config.as_deref(), &sets, &opts, &device).context("resolving the compared configs")?;
+    let devices = parse_devices(&a.device).map_err(anyhow::Error::msg)?;
+    let cfgs = configs(a.config.as_deref(), &sets, &opts, &devices[0]).context("resolving the compared configs")?;
     println!(
-        "comparing {} on {device:?}: {:.0} s of training each, {} evaluations, output in {}",
-        opts.archs.join(", "),
+        "comparing {} on {devices:?}: {:.0} s of training each, {} evaluations, output in {}",
+        crate::arch_names(&opts.archs).join(", "),
         opts.budget_s,
         opts.evals,
         opts.out.display()
     );
-    let interrupt = crate::install_interrupt("this step")?;
-    let Some(cmp) = compare(&cfgs, &opts, &device, interrupt).context("comparing")? else {
+    let fit = FitOptions { quiet: a.quiet, interrupt: interrupt::install("this step")? };
+    let Some(cmp) = compare(&cfgs, &opts, &devices, &fit).context("comparing")? else {
         println!("interrupted; run the same command again to continue");
         return Ok(ExitCode::from(130));
     };

@@ -7,7 +7,8 @@
 //! BENCHMARKS.md),
 //! `ndarray`, `flex`, `wgpu` (the platform's best adapter), `wgpu:N` (N-th
 //! discrete GPU), `wgpu:integrated:N`, `wgpu:cpu` (a software adapter such as
-//! Mesa's lavapipe), `vulkan[:N]`, `metal[:N]`.
+//! Mesa's lavapipe), `vulkan[:N]`, `metal[:N]`; several, comma-separated, for
+//! data-parallel training ([`parse_devices`]).
 
 #[allow(unused_imports)]
 use burn::prelude::{Device, DeviceKind};
@@ -52,6 +53,16 @@ fn gpu_kind(rest: Option<&str>, spec: &str) -> Result<DeviceKind, String> {
             None => DeviceKind::DiscreteGpu(r.parse().map_err(|_| bad())?),
         },
     })
+}
+
+/// The devices of a comma-separated spec (`wgpu:0,wgpu:1`: data-parallel
+/// training over both); at least one.
+pub fn parse_devices(spec: &str) -> Result<Vec<Device>, String> {
+    let devices: Vec<Device> = spec.split(',').map(parse_device).collect::<Result<_, _>>()?;
+    if devices.is_empty() {
+        return Err(format!("--device {spec}: no device"));
+    }
+    Ok(devices)
 }
 
 /// The Burn device for `spec` (see the module docs).

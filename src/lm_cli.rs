@@ -3,16 +3,13 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use anyhow::{bail, Context, Result};
 use attend::data::lm_text::{lm_detokenize, read_text, NEWLINE};
 use attend::data::TokenizerKind;
-use attend::train::config::RunConfig;
-use attend::train::generate::{generate, SamplingConfig};
-use attend::train::lm::{encode, load_lm, text_loss, train_lm};
-use attend::train::Outcome;
+use attend::train::tasks::lm::data::{encode, text_loss};
+use attend::train::tasks::lm::generate::{generate, SamplingConfig};
+use attend::train::tasks::lm::load_lm;
 use clap::Args;
 
 #[derive(Args)]
@@ -41,55 +38,16 @@ pub struct GenerateArgs {
     /// Recompute the whole context at every step instead of using the key/value cache.
     #[arg(long)]
     no_cache: bool,
-    /// Device to run on.
-    #[arg(long, value_name = "DEVICE")]
-    device: Option<String>,
-}
-
-impl GenerateArgs {
-    /// The run directory.
-    pub fn run_dir(&self) -> &Path {
-        &self.run
-    }
-    /// The --device flag.
-    pub fn device(&self) -> &Option<String> {
-        &self.device
-    }
-}
-
-/// Trains a language-model run and prints its summary.
-pub fn train(cfg: &RunConfig, run: &Path, resume: bool, device: &burn::prelude::Device, interrupt: Arc<AtomicBool>, quiet: bool) -> Result<ExitCode> {
-    let r = train_lm(cfg, run, resume, device, interrupt, quiet).with_context(|| format!("training run {}", run.display()))?;
-    println!(
-        "{} parameters, vocabulary {}, {} training tokens, {} steps in {:.0}s ({:.1}s in training steps, {:.0} tokens/s)",
-        r.params,
-        r.vocab,
-        r.train_tokens,
-        r.state.step,
-        r.state.elapsed_secs,
-        r.step_secs,
-        (r.state.step * cfg.data.batch_size * cfg.model.max_len) as f64 / r.step_secs.max(1e-9)
-    );
-    match r.outcome {
-        Outcome::Finished => {
-            if let Some(l) = r.valid_loss_full {
-                println!("validation loss over every full {}-token window: {l:.4} nats/token (perplexity {:.2})", cfg.model.max_len, l.exp());
-            }
-            println!("generate with: attend generate --run {} --prompt \"ROMEO:\"", run.display());
-            Ok(ExitCode::SUCCESS)
-        }
-        Outcome::Interrupted => {
-            println!("interrupted at step {}; continue with: attend train --resume {}", r.state.step, run.display());
-            Ok(ExitCode::from(130))
-        }
-    }
+    #[command(flatten)]
+    device: crate::DeviceArg,
 }
 
 /// Streams generated text to stdout.
-pub fn cmd_generate(a: GenerateArgs, device: burn::prelude::Device) -> Result<ExitCode> {
+pub fn cmd_generate(a: GenerateArgs) -> Result<ExitCode> {
+    let device = crate::run_device(&a.run, &a.device)?;
     let lm = load_lm(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
     let kind = lm.cfg.data.tokenizer;
-    let prompt = encode(&lm.vocab, &a.prompt, &lm.cfg);
+    let prompt = encode(&lm.vocab, &a.prompt, &lm.cfg.data);
     if prompt.is_empty() {
         bail!("--prompt: no tokens in {:?}", a.prompt);
     }
@@ -124,10 +82,10 @@ pub fn cmd_generate(a: GenerateArgs, device: burn::prelude::Device) -> Result<Ex
 }
 
 /// `attend eval --run RUN --text FILE` for a language model.
-pub fn cmd_eval_text(run: &Path, text: &Path, device: burn::prelude::Device) -> Result<ExitCode> {
+pub fn eval_text(run: &Path, text: &Path, device: burn::prelude::Device) -> Result<ExitCode> {
     let lm = load_lm(run, &device).with_context(|| format!("loading run {}", run.display()))?;
     let body = read_text(text).context("--text")?;
-    let ids = encode(&lm.vocab, &body, &lm.cfg);
+    let ids = encode(&lm.vocab, &body, &lm.cfg.data);
     if ids.len() < 2 {
         bail!("--text {}: fewer than two tokens", text.display());
     }

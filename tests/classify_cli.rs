@@ -45,7 +45,7 @@ fn classifiers_learn_label_and_score_texts() {
         let (code, stdout, err) = run(&[
             "train", "--quiet", "--task", "classify", "--data", train.to_str().unwrap(), "--valid", valid.to_str().unwrap(),
             "--out", out.to_str().unwrap(), "--set", &arch_set, "--set", "model.d_model=32", "--set", "model.d_ff=64",
-            "--set", "model.encoder_layers=1", "--set", "model.dropout=0.1", "--set", "train.epochs=6", "--set", "train.lr=0.003",
+            "--set", "model.layers=1", "--set", "model.dropout=0.1", "--set", "train.epochs=6", "--set", "train.lr=0.003",
         ]);
         assert_eq!(code, 0, "{arch}: {stdout}\n{err}");
         let acc = reported_accuracy(&stdout);
@@ -159,7 +159,7 @@ fn averaged_weights_resume_exactly() {
         let args = [
             "train", "--task", "classify", "--data", train.to_str().unwrap(), "--valid", valid.to_str().unwrap(),
             "--out", out.to_str().unwrap(), "--set", "model.arch=\"lstm\"", "--set", "model.pooling=\"max\"",
-            "--set", "model.d_model=16", "--set", "model.encoder_layers=1", "--set", "train.ema=0.9", "--set", "train.weight_decay=0.01",
+            "--set", "model.d_model=16", "--set", "model.layers=1", "--set", "train.ema=0.9", "--set", "train.weight_decay=0.01",
             "--set", epochs.as_str(),
         ];
         run(&args)
@@ -167,7 +167,7 @@ fn averaged_weights_resume_exactly() {
     let (straight, split) = (dir.join("straight"), dir.join("split"));
     let (code, out, err) = base(&straight, "2");
     assert_eq!(code, 0, "{out}\n{err}");
-    assert!(out.contains("(last weights "), "the average and the last weights are both scored: {out}");
+    assert!(out.contains("(last weights: score "), "the average and the last weights are both scored: {out}");
     let (code, _, err) = base(&split, "1");
     assert_eq!(code, 0, "{err}");
     let (code, out, err) = run(&["train", "--resume", split.to_str().unwrap(), "--set", "train.epochs=2"]);
@@ -194,11 +194,13 @@ fn averaged_weights_resume_exactly() {
 
 /// All float parameters of a two-class classifier run's weights file.
 fn classifier_weights(weights: &std::path::Path, run_dir: &std::path::Path) -> Vec<f32> {
-    let cfg = attend::train::RunConfig::load(&run_dir.join("config.toml")).unwrap();
-    let vocab = attend::data::Vocab::load(&run_dir.join(attend::train::lm::VOCAB)).unwrap();
+    let attend::train::RunConfig::Classify(cfg) = attend::train::RunConfig::load(&run_dir.join("config.toml")).unwrap() else {
+        panic!("a classifier run")
+    };
+    let vocab = attend::data::Vocab::load(&run_dir.join(attend::train::tasks::lm::data::VOCAB)).unwrap();
     let device = attend::device::parse_device("cpu").unwrap();
-    let mc = attend::train::classify::classifier_config(&cfg, vocab.len(), 2).unwrap();
-    let model = attend::train::checkpoint::load_model(mc.init(&device).unwrap(), weights).unwrap();
+    let mc = attend::train::tasks::classify::classifier_config(&cfg, vocab.len(), 2);
+    let model = attend::train::trainer::checkpoint::load_model(mc.init(&device).unwrap(), weights).unwrap();
     common::float_params(&model)
 }
 
@@ -214,7 +216,7 @@ fn the_held_out_tenth_is_written_and_scores_as_in_training() {
         let seed = format!("train.seed={seed}");
         let (code, stdout, err) = run(&[
             "train", "--quiet", "--task", "classify", "--data", train.to_str().unwrap(), "--out", out.to_str().unwrap(),
-            "--set", "model.arch=\"lstm\"", "--set", "model.d_model=16", "--set", "model.encoder_layers=1",
+            "--set", "model.arch=\"lstm\"", "--set", "model.d_model=16", "--set", "model.layers=1",
             "--set", "train.epochs=2", "--set", "data.split_seed=5", "--set", &seed,
         ]);
         assert_eq!(code, 0, "{stdout}\n{err}");

@@ -114,13 +114,9 @@ fn resume_gives_the_same_losses_and_weights_as_a_straight_run() {
 
 /// All float parameters of a run's model, loaded from `weights`.
 fn attend_weights(weights: &std::path::Path, run_dir: &std::path::Path) -> Vec<f32> {
-    let cfg = attend::train::RunConfig::load(&run_dir.join("config.toml")).unwrap();
-    let src = attend::data::Vocab::load(&run_dir.join("vocab.src.json")).unwrap();
-    let tgt = attend::data::Vocab::load(&run_dir.join("vocab.tgt.json")).unwrap();
     let device = attend::device::parse_device("cpu").unwrap();
-    let mc = attend::train::trainer::model_config(&cfg, src.len(), tgt.len()).unwrap();
-    let model = attend::train::checkpoint::load_model(mc.init(&device).unwrap(), weights).unwrap();
-    common::float_params(&model)
+    let run = attend::train::LoadedRun::load_weights(run_dir, weights, &device).unwrap();
+    common::float_params(&run.model)
 }
 
 #[test]

@@ -8,13 +8,13 @@ const SMALL_LM: &[&str] = &[
     "--set", "model.d_model=48",
     "--set", "model.n_heads=2",
     "--set", "model.d_ff=96",
-    "--set", "model.decoder_layers=2",
-    "--set", "model.max_len=32",
+    "--set", "model.layers=2",
+    "--set", "model.context=32",
     "--set", "data.batch_size=16",
     "--set", "train.lr=0.01",
     "--set", "train.warmup_steps=10",
     "--set", "train.eval_every=100",
-    "--set", "train.checkpoint_every=0",
+    "--set", "train.checkpoint_every=100",
 ];
 
 fn text(dir: &std::path::Path) -> std::path::PathBuf {
@@ -54,7 +54,7 @@ fn a_recurrent_language_model_learns_generates_and_scores_too() {
     assert!(ev.contains("bits/character"), "{ev}");
     let (code, _, err) = train_lm(&dir, "bad", &["--set", "model.arch=\"lstm-attention\"", "--set", "train.max_steps=3"]);
     assert_ne!(code, 0);
-    assert!(err.contains("gpt, rnn, lstm or gru"), "{err}");
+    assert!(err.contains("model.arch") && err.contains("`gpt`, `rnn`, `lstm`"), "{err}");
 }
 
 #[test]
@@ -82,22 +82,55 @@ fn a_language_model_learns_a_text_generates_and_scores_it() {
     assert!(err.contains("not a run directory"), "{err}");
 }
 
+/// Every float parameter of a language-model run's weights file.
+fn lm_weights(run: &std::path::Path, weights: &str) -> Vec<f32> {
+    use attend::train::tasks::lm::{lm_config, load_lm};
+    let device = attend::device::parse_device("cpu").unwrap();
+    let lm = load_lm(run, &device).unwrap();
+    let model = lm_config(&lm.cfg.model, lm.vocab.len()).init(&device).unwrap();
+    let model = attend::train::trainer::checkpoint::load_model(model, &run.join(weights)).unwrap();
+    common::float_params(&model)
+}
+
 #[test]
 fn resumed_language_model_matches_a_straight_run() {
     let dir = tmp_dir("lm-resume");
-    let constant = ["--set", "train.schedule=\"constant\""];
-    let mut straight = constant.to_vec();
-    straight.extend(["--set", "train.max_steps=8"]);
+    let every = ["--set", "train.schedule=\"constant\"", "--set", "train.eval_every=4", "--set", "train.checkpoint_every=4"];
+    let mut straight = every.to_vec();
+    straight.extend(["--set", "train.max_steps=12"]);
     let (code, a, err) = train_lm(&dir, "straight", &straight);
     assert_eq!(code, 0, "{err}");
-    let mut first = constant.to_vec();
+    let mut first = every.to_vec();
     first.extend(["--set", "train.max_steps=4"]);
     let (code, _, err) = train_lm(&dir, "split", &first);
     assert_eq!(code, 0, "{err}");
     let split = dir.join("split");
-    let (code, b, err) = run(&["train", "--quiet", "--resume", split.to_str().unwrap(), "--set", "train.max_steps=8"]);
+    let (code, b, err) = run(&["train", "--quiet", "--resume", split.to_str().unwrap(), "--set", "train.max_steps=12"]);
     assert_eq!(code, 0, "{err}");
     let full = |s: &str| s.lines().find(|l| l.starts_with("validation loss over every full")).map(String::from);
     assert!(full(&a).is_some());
     assert_eq!(full(&a), full(&b), "straight:\n{a}\nresumed:\n{b}");
+    // Every weight, and every metrics row but the timings.
+    let (wa, wb) = (lm_weights(&dir.join("straight"), "checkpoints/step-00000012/model.bpk"), lm_weights(&split, "checkpoints/step-00000012/model.bpk"));
+    let diff = wa.iter().zip(&wb).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
+    assert!(diff < 1e-6, "weights differ by {diff}");
+    let rows = |run: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(run.join("metrics.csv")).unwrap();
+        text.lines().map(|l| l.split(',').take(6).collect::<Vec<_>>().join(",")).collect()
+    };
+    assert_eq!(rows(&dir.join("straight")), rows(&split));
+    assert_eq!(rows(&split).len(), 4, "a header and evaluations at steps 4, 8 and 12");
+    // best/ holds the weights of the lowest validation estimate, not just the last ones (the LM once kept its last).
+    let state: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(split.join("best/state.json")).unwrap()).unwrap();
+    let text = std::fs::read_to_string(split.join("metrics.csv")).unwrap();
+    let (best_step, _) = text
+        .lines()
+        .skip(1)
+        .map(|l| {
+            let c: Vec<&str> = l.split(',').collect();
+            (c[0].parse::<u64>().unwrap(), c[4].parse::<f64>().unwrap())
+        })
+        .min_by(|a, b| a.1.total_cmp(&b.1))
+        .unwrap();
+    assert_eq!(state["best_step"].as_u64(), Some(best_step), "{state}");
 }

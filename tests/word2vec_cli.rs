@@ -1,33 +1,43 @@
-//! `attend word2vec …` end to end on the bundled Jane Austen corpus, and
-//! `attend train --init-embeddings`.
+//! `attend train --task word2vec`, `analogy`, `neighbors` and `eval --vectors`
+//! end to end on the bundled Jane Austen corpus, and `attend train
+//! --init-embeddings`.
 
 mod common;
 use common::{run, tmp_dir, train_small};
 
+fn train_w2v(run_dir: &std::path::Path, extra: &[&str]) -> (i32, String, String) {
+    let mut args = vec!["train", "--task", "word2vec", "--data", "data/austen", "--out", run_dir.to_str().unwrap(), "--quiet"];
+    args.extend_from_slice(extra);
+    run(&args)
+}
+
 #[test]
 fn train_query_evaluate_and_initialise_a_model() {
     let dir = tmp_dir("w2v-cli");
-    let vectors = dir.join("austen.bin");
-    let v = vectors.to_str().unwrap();
-    let (code, out, err) = run(&[
-        "word2vec", "train", "--corpus", "data/austen", "--out", v, "--dim", "32", "--epochs", "2", "--quiet",
-    ]);
+    let run_dir = dir.join("austen");
+    let r = run_dir.to_str().unwrap();
+    let (code, out, err) = train_w2v(&run_dir, &["--set", "word2vec.dim=32", "--set", "word2vec.epochs=2"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("572045 words") && out.contains("words/s"), "{out}");
-    assert!(vectors.exists());
+    let vectors = run_dir.join("vectors.bin");
+    assert!(vectors.exists() && run_dir.join("config.toml").exists() && !run_dir.join("checkpoint").exists());
+    let v = vectors.to_str().unwrap();
 
-    let (code, out, err) = run(&["word2vec", "neighbors", "--vectors", v, "elizabeth", "--top", "3"]);
-    assert_eq!(code, 0, "{err}");
-    assert_eq!(out.lines().count(), 4, "{out}");
-    let (code, out, err) = run(&["word2vec", "analogy", "--vectors", v, "brother", "he", "she", "--top", "5"]);
+    // A run directory or its vectors file.
+    for source in [r, v] {
+        let (code, out, err) = run(&["neighbors", "--vectors", source, "elizabeth", "--top", "3"]);
+        assert_eq!(code, 0, "{err}");
+        assert_eq!(out.lines().count(), 4, "{out}");
+    }
+    let (code, out, err) = run(&["analogy", "--vectors", r, "brother", "he", "she", "--top", "5"]);
     assert_eq!(code, 0, "{err}");
     assert!(out.starts_with("brother − he + she ≈") && out.lines().count() == 6, "{out}");
-    let (code, _, err) = run(&["word2vec", "analogy", "--vectors", v, "brother", "he", "zorgle"]);
+    let (code, _, err) = run(&["analogy", "--vectors", r, "brother", "he", "zorgle"]);
     assert_ne!(code, 0);
     assert!(err.contains("`zorgle` is not in the vocabulary"), "{err}");
 
     let (code, out, err) = run(&[
-        "word2vec", "eval", "--vectors", v,
+        "eval", "--vectors", r,
         "--analogies", "tests/fixtures/word2vec/questions.txt",
         "--similarity", "tests/fixtures/word2vec/similarity.tsv",
     ]);
@@ -36,14 +46,6 @@ fn train_query_evaluate_and_initialise_a_model() {
     let cols: Vec<&str> = overall.split_whitespace().collect();
     assert_eq!(&cols[2..5], ["5", "6", "1"], "evaluated 5 of 6, 1 skipped: {overall}");
     assert!(out.contains("on 5/6 pairs (1 skipped for unknown words)"), "{out}");
-
-    // The text format reads back the same words.
-    let text = dir.join("austen.txt");
-    let (code, _, err) = run(&[
-        "word2vec", "train", "--corpus", "data/austen", "--out", text.to_str().unwrap(), "--dim", "32", "--epochs", "1", "--quiet",
-    ]);
-    assert_eq!(code, 0, "{err}");
-    assert!(std::fs::read_to_string(&text).unwrap().starts_with("5264 32\n"));
 
     // A translation model starts from the vectors (the small test model is 32 wide).
     let (code, out, err) = train_small(&dir.join("run"), &["--init-embeddings", v, "--set", "train.max_steps=2"]);
@@ -62,27 +64,33 @@ fn bad_vector_files_and_arguments_name_the_culprit() {
     let dir = tmp_dir("w2v-bad");
     let bad = dir.join("bad.txt");
     std::fs::write(&bad, "2 3\nking 1 2 3\nqueen 1 2\n").unwrap();
-    let (code, _, err) = run(&["word2vec", "neighbors", "--vectors", bad.to_str().unwrap(), "king"]);
+    let (code, _, err) = run(&["neighbors", "--vectors", bad.to_str().unwrap(), "king"]);
     assert_ne!(code, 0);
     assert!(err.contains("bad.txt:3") && err.contains("`queen` has 2 values, expected 3"), "{err}");
 
-    let (code, _, err) = run(&["word2vec", "train", "--corpus", "nowhere", "--out", dir.join("v.bin").to_str().unwrap()]);
+    let (code, _, err) = run(&["train", "--task", "word2vec", "--data", "nowhere", "--out", dir.join("r1").to_str().unwrap()]);
     assert_ne!(code, 0);
-    assert!(err.contains("--corpus") && err.contains("nowhere"), "{err}");
-    let (code, _, err) = run(&["word2vec", "train", "--corpus", "data/austen", "--out", dir.join("v.bin").to_str().unwrap(), "--arch", "glove"]);
+    assert!(err.contains("--data") && err.contains("nowhere"), "{err}");
+    let (code, _, err) = train_w2v(&dir.join("r2"), &["--set", "word2vec.arch=glove"]);
     assert_ne!(code, 0);
-    assert!(err.contains("--arch") && err.contains("glove"), "{err}");
-    let (code, _, err) = run(&["word2vec", "train", "--corpus", "data/austen", "--out", "no/such/dir/v.bin"]);
+    assert!(err.contains("word2vec.arch") && err.contains("glove"), "{err}");
+    // Settings of the trainer's tasks are not word2vec's.
+    let (code, _, err) = train_w2v(&dir.join("r3"), &["--set", "train.lr=0.1"]);
     assert_ne!(code, 0);
-    assert!(err.contains("--out") && err.contains("no/such/dir"), "{err}");
+    assert!(err.contains("train.lr: a word2vec run has no such setting"), "{err}");
+    assert!(!dir.join("r2").exists() && !dir.join("r3").exists());
 }
 
 #[test]
 fn ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_vectors() {
     let dir = tmp_dir("w2v-interrupt");
-    let out = dir.join("v.txt");
-    let ckpt = dir.join("v.txt.checkpoint");
-    let args = ["word2vec", "train", "--corpus", "data/austen", "--out", out.to_str().unwrap(), "--dim", "16", "--epochs", "6", "--threads", "1", "--quiet"];
+    let run_dir = dir.join("run");
+    let r = run_dir.to_str().unwrap();
+    let ckpt = run_dir.join("checkpoint");
+    let args = [
+        "train", "--task", "word2vec", "--data", "data/austen", "--out", r, "--quiet",
+        "--set", "word2vec.dim=16", "--set", "word2vec.epochs=6", "--set", "word2vec.threads=1",
+    ];
     let child = common::attend().args(args).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped()).spawn().unwrap();
     // The first epoch-end checkpoint shows that training is under way.
     let start = std::time::Instant::now();
@@ -94,8 +102,8 @@ fn ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_vectors() {
     let done = child.wait_with_output().unwrap();
     let err = String::from_utf8_lossy(&done.stderr);
     assert_eq!(done.status.code(), Some(130), "{err}");
-    assert!(err.contains("--resume"), "{err}");
-    assert!(!out.exists(), "no vectors from an unfinished run");
+    assert!(err.contains("attend train --resume"), "{err}");
+    assert!(!run_dir.join("vectors.bin").exists(), "no vectors from an unfinished run");
     let state = std::fs::read_to_string(ckpt.join("state.json")).unwrap();
     assert!(state.contains("\"job_in_epoch\""), "{state}");
 
@@ -103,10 +111,11 @@ fn ctrl_c_keeps_a_checkpoint_and_resume_finishes_the_vectors() {
     let (code, _, err) = run(&args);
     assert_ne!(code, 0);
     assert!(err.contains("--resume"), "{err}");
-    let mut resume = args.to_vec();
-    resume.push("--resume");
-    let (code, stdout, err) = run(&resume);
+    let (code, stdout, err) = run(&["train", "--quiet", "--resume", r]);
     assert_eq!(code, 0, "{err}");
     assert!(stdout.contains("wrote"), "{stdout}");
-    assert!(out.exists() && !ckpt.exists());
+    assert!(run_dir.join("vectors.bin").exists() && !ckpt.exists());
+    let (code, _, err) = run(&["train", "--quiet", "--resume", r]);
+    assert_ne!(code, 0);
+    assert!(err.contains("nothing to continue, it has finished"), "{err}");
 }

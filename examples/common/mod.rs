@@ -1,18 +1,12 @@
-//! Helpers shared by the examples: configs from `SECTION.KEY=VALUE` pairs and
-//! a fresh output directory.
+//! Helpers shared by the examples: train a run of a task with some settings
+//! into a fresh directory, on the device `ATTEND_DEVICE` names.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
-use attend::train::config::{parse_value, RunConfig};
-
-/// A run config: the built-in defaults, then `base` overrides, then `extra`.
-pub fn config(base: &[(&str, &str)], extra: &[(&str, &str)]) -> Result<RunConfig, Box<dyn std::error::Error>> {
-    let sets: Vec<(String, toml::Value)> = base.iter().chain(extra).map(|(k, v)| (k.to_string(), parse_value(v))).collect();
-    Ok(RunConfig::resolve(None, &sets)?)
-}
+use attend::train::config::Task;
+use attend::train::tasks::{self, DataFlags, Plan, TrainReport, TrainRequest};
+use attend::train::trainer::FitOptions;
 
 /// `runs/example-NAME`, emptied first (each example run starts afresh).
 pub fn fresh_run(name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
@@ -23,13 +17,29 @@ pub fn fresh_run(name: &str) -> Result<PathBuf, Box<dyn std::error::Error>> {
     Ok(dir)
 }
 
-/// The device the examples run on: `ATTEND_DEVICE` (e.g. `wgpu`), else `auto`.
-pub fn device() -> Result<attend::burn::prelude::Device, Box<dyn std::error::Error>> {
-    let spec = std::env::var("ATTEND_DEVICE").unwrap_or_else(|_| "auto".into());
-    Ok(attend::device::parse_device(&spec)?)
+/// The device spec the examples run on: `ATTEND_DEVICE` (e.g. `wgpu`), else `auto`.
+pub fn device_spec() -> String {
+    std::env::var("ATTEND_DEVICE").unwrap_or_else(|_| "auto".into())
 }
 
-/// A Ctrl-C flag that is never raised (the examples run to the end).
-pub fn no_interrupt() -> Arc<AtomicBool> {
-    Arc::new(AtomicBool::new(false))
+/// The (first) device the examples run on.
+pub fn device() -> Result<attend::burn::prelude::Device, Box<dyn std::error::Error>> {
+    Ok(attend::device::parse_devices(&device_spec())?.remove(0))
+}
+
+/// Trains a `task` run in `runs/example-NAME` with the task's defaults and
+/// `sets` (`SECTION.KEY=VALUE`), as `attend train --task TASK --set …` would.
+pub fn train(task: Task, name: &str, data: DataFlags, sets: &[&str]) -> Result<(Plan, TrainReport), Box<dyn std::error::Error>> {
+    let request = TrainRequest {
+        task: Some(task),
+        sets: sets.iter().map(|s| s.to_string()).collect(),
+        data,
+        out: Some(fresh_run(name)?),
+        device: Some(device_spec()),
+        ..Default::default()
+    };
+    let plan = tasks::plan(&request)?;
+    let devices = if tasks::uses_devices(&plan.config) { attend::device::parse_devices(plan.config.device())? } else { Vec::new() };
+    let report = tasks::train(&plan, &devices, &FitOptions::default())?;
+    Ok((plan, report))
 }

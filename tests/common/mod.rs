@@ -40,9 +40,9 @@ pub const SMALL: &[&str] = &[
     "--set", "model.encoder_layers=1",
     "--set", "model.decoder_layers=1",
     "--set", "data.batch_size=32",
-    "--set", "train.bleu_sentences=16",
-    "--set", "train.max_decode_len=12",
-    "--set", "train.samples=2",
+    "--set", "eval.bleu_sentences=16",
+    "--set", "eval.max_decode_len=12",
+    "--set", "eval.samples=2",
 ];
 
 /// `attend train --out RUN SMALL… EXTRA…`.

@@ -9,7 +9,8 @@ use attend::burn::prelude::*;
 use attend::data::{Example, Seq2SeqBatch};
 use attend::device::parse_device;
 use attend::model::{BeamOptions, CellKind, RecurrentLmConfig, RecurrentSeq2SeqConfig, Score, Seq2SeqConfig, Seq2SeqModel, TransformerConfig, VectorDecoderConfig};
-use attend::train::{checkpoint, seq2seq};
+use attend::train::tasks::translate::batch as seq2seq;
+use attend::train::trainer::checkpoint;
 
 struct Ids(Vec<(ParamId, usize)>);
 impl ModuleVisitor for Ids {
@@ -109,7 +110,7 @@ fn agree(other: &str, cfg: Seq2SeqConfig) {
 /// vectors on ndarray and on the other backend (the batches are built on the host, so only
 /// floating-point summation order differs).
 pub fn word2vec_tensor_engine(other: &str) {
-    use attend::train::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
+    use attend::train::tasks::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
     let dir = std::env::temp_dir().join(format!("attend-w2v-backends-{other}-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let mut text = String::new();
@@ -129,7 +130,7 @@ pub fn word2vec_tensor_engine(other: &str) {
     assert_eq!(cpu.vectors.words(), dev2.vectors.words());
     let diff = cpu.vectors.data().iter().zip(dev2.vectors.data()).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     let scale = cpu.vectors.data().iter().fold(0f32, |m, x| m.max(x.abs()));
-    let init = attend::train::word2vec::native::HogwildTables::new(cpu.vectors.len(), 16, cfg.seed).into_input();
+    let init = attend::train::tasks::word2vec::native::HogwildTables::new(cpu.vectors.len(), 16, cfg.seed).into_input();
     let moved = cpu.vectors.data().iter().zip(&init).map(|(a, b)| (a - b).abs()).fold(0f32, f32::max);
     assert!(moved > 0.05, "the vectors must have moved from their initial values (by {moved})");
     assert!(diff <= 1e-4 + 1e-3 * scale, "vectors differ by {diff} (scale {scale})");

@@ -13,6 +13,8 @@ pub enum DataError {
     },
     #[error("{path}:{line}: invalid UTF-8")]
     InvalidUtf8 { path: PathBuf, line: usize },
+    #[error("{path}:{line}: {reason}")]
+    BadLine { path: PathBuf, line: usize, reason: String },
     #[error("{path}:{line}: expected `source<TAB>target`, found no tab")]
     MissingTab { path: PathBuf, line: usize },
     #[error("{path} is empty")]

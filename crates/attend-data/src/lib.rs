@@ -4,8 +4,10 @@
 //! that the model crate turns into tensors on whatever device it runs.
 
 pub mod batch;
+pub mod copy_task;
 pub mod corpus;
 pub mod error;
+pub mod labeled;
 pub mod lm_text;
 pub mod tokenizer;
 pub mod vectors;
@@ -13,7 +15,9 @@ pub mod vocab;
 pub mod word_corpus;
 
 pub use batch::{BatchBy, Batcher, Example, Padded, Seq2SeqBatch};
+pub use copy_task::copy_pairs;
 pub use corpus::{read_aligned, read_lines, read_tsv, Pair};
+pub use labeled::{read_labeled, Labeled};
 pub use error::{DataError, Result};
 pub use tokenizer::{CharTokenizer, Tokenizer, TokenizerKind, TokenizerSpec, WordTokenizer};
 pub use vocab::{Vocab, BOS, EOS, PAD, UNK};

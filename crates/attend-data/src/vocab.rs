@@ -121,9 +121,13 @@ impl Vocab {
 
     /// Writes the vocabulary as JSON.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let json = serde_json::to_string_pretty(&VocabFile { tokens: self.tokens.clone() })
-            .map_err(|e| DataError::Invalid(e.to_string()))?;
-        std::fs::write(path, json).map_err(|source| DataError::Io { path: path.into(), source })
+        std::fs::write(path, self.to_json()?).map_err(|source| DataError::Io { path: path.into(), source })
+    }
+
+    /// The vocabulary as the JSON that [`Vocab::save`] writes.
+    pub fn to_json(&self) -> Result<Vec<u8>> {
+        let json = serde_json::to_string_pretty(&VocabFile { tokens: self.tokens.clone() }).map_err(|e| DataError::Invalid(e.to_string()))?;
+        Ok(json.into_bytes())
     }
 
     /// Reads a vocabulary written by [`Vocab::save`].

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use attend_train::bleu::corpus_bleu;
+use attend_train::tasks::translate::bleu::corpus_bleu;
 
 fn fixture(name: &str) -> String {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bleu");

@@ -10,9 +10,9 @@
 use std::path::{Path, PathBuf};
 
 use attend_data::SentenceReader;
-use attend_train::word2vec::native::{HogwildTables, Worker};
-use attend_train::word2vec::sampling::{Draws, SigmoidTable};
-use attend_train::word2vec::{Architecture, Word2VecConfig};
+use attend_train::tasks::word2vec::native::{HogwildTables, Worker};
+use attend_train::tasks::word2vec::sampling::{Draws, SigmoidTable};
+use attend_train::tasks::word2vec::{Architecture, Word2VecConfig};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))

@@ -2,8 +2,8 @@
 //! label-smoothed loss.
 
 use attend_data::Padded;
-use attend_train::clip::clip_global_norm;
-use attend_train::seq2seq::smoothed_loss;
+use attend_train::trainer::clip::clip_global_norm;
+use attend_train::tasks::translate::batch::smoothed_loss;
 use burn::module::{Module, ModuleVisitor, Param, ParamId};
 use burn::nn::LinearConfig;
 use burn::optim::GradientsParams;

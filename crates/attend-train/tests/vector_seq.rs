@@ -2,9 +2,12 @@
 //! teacher forcing computes, and training from (vector, word) pairs learns to
 //! spell the training words from their vectors.
 
-use attend_data::{WordVectors, BOS, EOS};
+use attend_data::{VectorFormat, WordVectors, BOS, EOS};
 use attend_model::{CellKind, VectorDecoderConfig};
-use attend_train::vector_seq::{train_speller, SpellOptions};
+use attend_train::config::RunConfig;
+use attend_train::tasks::spell::settings::SpellConfig;
+use attend_train::tasks::spell::train;
+use attend_train::trainer::FitOptions;
 use burn::prelude::*;
 
 #[allow(deprecated)]
@@ -55,13 +58,32 @@ fn a_speller_learns_the_words_it_is_trained_on() {
     // Random-looking but fixed vectors: only memorising can spell these.
     let data: Vec<f32> = (0..words.len() * dim).map(|i| (i * 7919 % 101) as f32 / 50.0 - 1.0).collect();
     let vectors = WordVectors::new(words.iter().map(|w| w.to_string()).collect(), dim, data).unwrap();
-    let opts = SpellOptions { epochs: 300, batch_size: 8, d_hidden: 64, valid_fraction: 0.1, dropout: 0.0, lr: 1e-2, ..SpellOptions::default() };
-    let (_, r) = train_speller(&vectors, &opts, &device(), |_| {}).unwrap();
-    let last = r.epochs.last().unwrap();
-    assert!(last.train_exact >= 0.99, "spelled {:.2} of the training words", last.train_exact);
-    assert!(last.train_loss < r.epochs[0].train_loss / 5.0);
+    let dir = std::env::temp_dir().join(format!("attend-speller-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("animals.vec");
+    vectors.write(&file, VectorFormat::Word2VecText).unwrap();
+    let mut cfg = SpellConfig::default();
+    cfg.data.vectors = Some(file.clone());
+    (cfg.data.batch_size, cfg.data.valid_fraction) = (8, 0.1);
+    (cfg.model.d_hidden, cfg.model.dropout) = (64, 0.0);
+    (cfg.train.epochs, cfg.train.lr, cfg.train.eval_every, cfg.train.checkpoint_every) = (300, 1e-2, 300, 900);
+    let run = dir.join("run");
+    let whole = RunConfig::Spell(cfg.clone());
+    let quiet = FitOptions { quiet: true, ..Default::default() };
+    let r = train(&whole, &cfg, &run, false, &[device()], &quiet).unwrap();
+    let last = r.fitted.last_eval.as_ref().unwrap();
+    let spelled = last.get("train_exact").unwrap();
+    assert!(spelled >= 0.99, "spelled {spelled:.2} of the training words");
+    let losses: Vec<f64> = std::fs::read_to_string(run.join("metrics.csv")).unwrap().lines().skip(1).map(|l| l.split(',').nth(2).unwrap().parse().unwrap()).collect();
+    assert!(losses.last().unwrap() < &(losses[0] / 5.0), "{losses:?}");
     assert_eq!(r.train_pairs + r.valid_pairs, words.len());
     // Too few words to hold any out is an error, not a panic.
-    let one = WordVectors::new(vec!["a".into()], 2, vec![0.0, 1.0]).unwrap();
-    assert!(train_speller(&one, &opts, &device(), |_| {}).is_err());
+    let one = dir.join("one.vec");
+    WordVectors::new(vec!["a".into()], 2, vec![0.0, 1.0]).unwrap().write(&one, VectorFormat::Word2VecText).unwrap();
+    cfg.data.vectors = Some(one);
+    let Err(err) = train(&RunConfig::Spell(cfg.clone()), &cfg, &dir.join("run2"), false, &[device()], &quiet) else { panic!("one word cannot be split") };
+    let err = err.to_string();
+    assert!(err.contains("one.vec") && err.contains("too few"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
 }

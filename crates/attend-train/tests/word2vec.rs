@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use attend_data::WordVectors;
 use attend_model::word2vec::{Word2Vec, Word2VecBatch};
-use attend_train::word2vec::eval::Unit;
-use attend_train::word2vec::{train, Architecture, Engine, TrainOptions, Word2VecConfig};
+use attend_train::tasks::word2vec::eval::Unit;
+use attend_train::tasks::word2vec::{train, Architecture, Engine, TrainOptions, Word2VecConfig};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 

@@ -14,10 +14,11 @@ use rand::{Rng, SeedableRng};
 
 use super::flops::{self, GptShape, LstmShape, TransformerShape};
 use super::{row_wanted, time_runs, BenchOptions, Row, RowMaker};
-use crate::clip::clip_global_norm;
+use crate::config::TrainSettings;
 use crate::error::{Result, TrainError};
-use crate::lm::{loss_of, windows, DecayMatrices};
-use crate::seq2seq::smoothed_loss_ids;
+use crate::tasks::lm::data::{loss_of, windows};
+use crate::tasks::translate::batch::smoothed_loss_ids;
+use crate::trainer::optim;
 
 fn scaled(n: usize, scale: f64) -> usize {
     ((n as f64 * scale).round() as usize).max(1)
@@ -30,17 +31,20 @@ fn random_ids(rng: &mut StdRng, rows: usize, len: usize, vocab: usize, device: &
 }
 
 /// A training step's loss: the value read back (as the trainer does, which also
-/// waits for a GPU), then backward and one optimizer step.
-fn train_step<M: Module>(model: M, optim: &mut ModuleOptimizer, lr: f64, loss: Tensor<1>, clip: Option<f32>) -> Result<M> {
+/// waits for a GPU), then backward and the trainer's update (clipping, the
+/// optimizer step, decoupled weight decay, as `settings` say).
+fn train_step<M: Module>(model: M, optim: &mut ModuleOptimizer, settings: &TrainSettings, lr: f64, loss: Tensor<1>) -> Result<M> {
     let value: f32 = loss.clone().into_scalar();
     if !value.is_finite() {
         return Err(TrainError::Config(format!("the benchmark's loss became {value}")));
     }
-    let mut grads = GradientsParams::from_grads(loss.backward(), &model);
-    if let Some(c) = clip {
-        clip_global_norm(&model, &mut grads, c);
-    }
-    Ok(optim.step(lr, model, grads))
+    let grads = GradientsParams::from_grads(loss.backward(), &model);
+    Ok(optim::update(model, optim, grads, settings, lr))
+}
+
+/// No clipping and no weight decay (the encoder–decoder peers).
+fn plain_update() -> TrainSettings {
+    TrainSettings { clip_norm: 0.0, weight_decay: 0.0, ..TrainSettings::default() }
 }
 
 fn sync(device: &Device) -> Result<()> {
@@ -99,7 +103,7 @@ fn seq2seq_rows(
             let m = slot.take().expect("the model is put back after every step");
             let logits = m.forward(src.clone(), None, tgt_in.clone(), None)?;
             let loss = smoothed_loss_ids(logits, tgt_out.clone(), training.smoothing, &device);
-            slot = Some(train_step(m, &mut training.optim, training.lr, loss, None)?);
+            slot = Some(train_step(m, &mut training.optim, &plain_update(), training.lr, loss)?);
             sync(&device)
         })?;
         model = slot.expect("the model is put back after every step");
@@ -172,14 +176,14 @@ pub(super) fn gpt_char(opts: &BenchOptions, maker: &RowMaker) -> Result<Row> {
     let params = model.num_params();
     let mut optim: ModuleOptimizer = AdamConfig::new().with_beta_1(0.9).with_beta_2(0.99).with_epsilon(1e-8).init();
     let mut rng = StdRng::seed_from_u64(1337);
-    let (lr, decay) = (1e-3, 0.1);
+    let lr = 1e-3;
+    let settings = TrainSettings { clip_norm: 1.0, weight_decay: 0.1, ..TrainSettings::default() };
     let mut slot = Some(model);
     let ts = time_runs(scaled(c.warmup, opts.repeat_scale), scaled(c.repeats, opts.repeat_scale), || {
         let m = slot.take().expect("the model is put back after every step");
         let (x, y) = windows(&ids, c.batch, c.context, &mut rng, &device);
-        let loss = loss_of(&m, x, y)?;
-        let m = train_step(m, &mut optim, lr, loss, Some(1.0))?;
-        slot = Some(m.map(&mut DecayMatrices { factor: 1.0 - lr * decay }));
+        let loss = loss_of(&m, x, y, 0.0)?;
+        slot = Some(train_step(m, &mut optim, &settings, lr, loss)?);
         sync(&device)
     })?;
     // The peer divides its tokens by the sum of its step times: the mean.
@@ -235,7 +239,7 @@ pub(super) fn decode(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &Tra
 /// word2vec (skip-gram, gensim's defaults) for one epoch over the corpus with
 /// the CPU engine: raw corpus words per second, as gensim counts them.
 pub(super) fn word2vec(opts: &BenchOptions, maker: &RowMaker) -> Result<Row> {
-    use crate::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
+    use crate::tasks::word2vec::{train, Engine, TrainOptions, Word2VecConfig};
     if opts.corpus.is_empty() {
         return Err(TrainError::Config("the word2vec row needs a corpus (--corpus FILE...)".into()));
     }

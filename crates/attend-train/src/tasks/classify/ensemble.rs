@@ -11,7 +11,11 @@ use std::path::PathBuf;
 
 use burn::prelude::*;
 
-use crate::classify::{encode_text, load_classifier, probabilities, scores, ClassScores, Labeled, LoadedClassifier};
+use attend_data::Labeled;
+
+use super::data::encode_text;
+use super::scores::{probabilities, scores, ClassScores};
+use super::{load_classifier, LoadedClassifier};
 use crate::error::{Result, TrainError};
 
 /// Classifiers whose probabilities are averaged.

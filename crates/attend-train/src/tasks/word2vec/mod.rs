@@ -15,7 +15,9 @@ pub mod checkpoint;
 pub mod eval;
 pub mod init;
 pub mod native;
+pub mod run;
 pub mod sampling;
+pub mod settings;
 pub mod tensor;
 
 use std::path::PathBuf;
@@ -26,7 +28,6 @@ use std::time::{Duration, Instant};
 
 use attend_data::{ReaderPosition, SentenceReader, WordCounts, WordVectors};
 use burn::prelude::*;
-use indicatif::{ProgressBar, ProgressStyle};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{self as err, TrainError};
@@ -300,18 +301,6 @@ fn read_epoch(
     Ok((k, true))
 }
 
-fn progress_bar(total: u64, show: bool) -> ProgressBar {
-    if !show {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(total);
-    bar.set_style(
-        ProgressStyle::with_template("{bar:30} {percent:>3}% {human_pos}/{human_len} words  {per_sec}  ETA {eta}  {msg}")
-            .expect("a valid template"),
-    );
-    bar
-}
-
 /// How a call to [`train`] runs besides the settings.
 #[derive(Debug, Clone, Default)]
 pub struct TrainOptions {
@@ -380,7 +369,7 @@ pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, opts: &Tr
         };
     }
     let total = corpus_words * cfg.epochs as u64;
-    let bar = progress_bar(total, opts.progress);
+    let bar = crate::trainer::progress::words(total, opts.progress);
     let raw_start = progress.raw_done;
     let done = AtomicU64::new(progress.raw_done);
     let effective = AtomicU64::new(progress.effective_done);

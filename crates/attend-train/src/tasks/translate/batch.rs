@@ -10,9 +10,8 @@ use attend_model::fused::cross_entropy_loss;
 use burn::prelude::*;
 use burn::tensor::activation::log_softmax;
 
-use crate::bleu::corpus_bleu;
+use super::bleu::corpus_bleu;
 use crate::error::{Result, TrainError};
-use crate::metrics::EvalMetrics;
 
 /// Token ids `[batch, seq]` of a padded batch.
 pub fn ids(p: &Padded, device: &Device) -> Tensor<2, Int> {
@@ -149,36 +148,57 @@ pub fn group_references(sources: &[String], references: &[String]) -> (Vec<Strin
     (order, grouped)
 }
 
+/// One evaluation of a translation model.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct EvalMetrics {
+    /// Mean cross-entropy per target token (nats, no label smoothing).
+    pub loss: f64,
+    /// exp(loss).
+    pub perplexity: f64,
+    /// Fraction of target tokens predicted exactly (teacher forcing).
+    pub token_accuracy: f64,
+    /// Corpus BLEU of greedy translations (0–100).
+    pub bleu: f64,
+    /// Fraction of sentences whose greedy output equals a reference exactly.
+    pub exact_match: f64,
+}
+
+/// What [`evaluate`] reads besides the model.
+pub struct ValidSet<'a> {
+    pub examples: &'a [Example],
+    /// The batches of `examples` (index lists), cut as training batches are
+    /// (by sentences or by tokens) but not shuffled.
+    pub batches: &'a [Vec<usize>],
+    pub sources: &'a [String],
+    pub references: &'a [String],
+}
+
 /// Validation loss, perplexity and token accuracy (teacher forcing), then BLEU
 /// and exact match of greedy translations of up to `bleu_sentences` distinct sources.
 #[allow(clippy::too_many_arguments)]
 pub fn evaluate(
     model: &Seq2SeqModel,
-    valid: &[Example],
-    valid_src: &[String],
-    valid_ref: &[String],
+    valid: &ValidSet,
     tokenizer: &dyn Tokenizer,
     src_vocab: &Vocab,
     tgt_vocab: &Vocab,
-    batch_size: usize,
     bleu_sentences: usize,
     max_decode_len: usize,
     device: &Device,
 ) -> Result<EvalMetrics> {
-    if valid.is_empty() {
+    if valid.examples.is_empty() {
         return Ok(EvalMetrics::default());
     }
     let (mut nll, mut correct, mut tokens) = (0f64, 0usize, 0usize);
-    let order: Vec<usize> = (0..valid.len()).collect();
-    for chunk in order.chunks(batch_size.max(1)) {
-        let batch = Seq2SeqBatch::new(valid, chunk);
+    for chunk in valid.batches {
+        let batch = Seq2SeqBatch::new(valid.examples, chunk);
         let (n, c) = nll_and_correct(logits(model, &batch, device)?, &batch.tgt_out, device);
         nll += n;
         correct += c;
         tokens += batch.tgt_out.tokens();
     }
     let loss = nll / tokens.max(1) as f64;
-    let (mut sources, mut refs) = group_references(valid_src, valid_ref);
+    let (mut sources, mut refs) = group_references(valid.sources, valid.references);
     if bleu_sentences > 0 && sources.len() > bleu_sentences {
         sources.truncate(bleu_sentences);
         refs.truncate(bleu_sentences);

@@ -94,6 +94,7 @@ mod tests {
 
     #[test]
     fn the_average_follows_the_formula_with_warm_up() {
+        let _rng = crate::rng_lock();
         let dev = device();
         let a = LinearConfig::new(3, 2).init(&dev);
         let b = LinearConfig::new(3, 2).init(&dev);

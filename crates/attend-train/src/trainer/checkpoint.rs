@@ -2,7 +2,8 @@
 //!
 //! A checkpoint is a directory `checkpoints/step-NNNNNNNN/` holding the model
 //! (`model.bpk`), the optimizer state (`optim.bpk`, Adam's moments keyed by
-//! parameter id) and `state.json` (step, epoch, batch position, best score).
+//! parameter id), `state.json` (step, epoch, batch position, best score) and,
+//! with weight averaging, the average (`ema.bpk`).
 //! The learning rate is a pure function of the step and the random streams
 //! (dropout, batch order) are reseeded from `(seed, step)` / `(seed, epoch)`,
 //! so the step and data position restore them too. A checkpoint is written
@@ -38,6 +39,12 @@ pub struct TrainState {
     /// Seconds of `elapsed_secs` spent evaluating (so training time is the difference).
     #[serde(default)]
     pub eval_secs: f64,
+    /// Sum of the training losses since the last evaluation, and their number
+    /// (the next `metrics.csv` row's train loss continues across a resume).
+    #[serde(default)]
+    pub window_loss: f64,
+    #[serde(default)]
+    pub window_steps: usize,
 }
 
 impl TrainState {
@@ -47,13 +54,20 @@ impl TrainState {
     }
 }
 
+/// Writes `bytes` to `path` and waits until they are on disk.
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::io::Write;
+    let mut f = std::fs::File::create(path).map_err(|e| TrainError::io(path, e))?;
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| TrainError::io(path, e))
+}
+
 /// Writes `bytes` to `path` through a temporary file and a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
     let tmp = path.with_extension(format!(
         "{}tmp",
         path.extension().map(|e| format!("{}.", e.to_string_lossy())).unwrap_or_default()
     ));
-    std::fs::write(&tmp, bytes).map_err(|e| TrainError::io(&tmp, e))?;
+    write_synced(&tmp, bytes)?;
     std::fs::rename(&tmp, path).map_err(|e| TrainError::io(path, e))
 }
 
@@ -101,7 +115,7 @@ pub fn write_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
     std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
     for (file, bytes) in files {
         let p = tmp.join(file);
-        std::fs::write(&p, bytes).map_err(|e| TrainError::io(&p, e))?;
+        write_synced(&p, bytes)?;
     }
     // Replace an existing directory of the same name: move it aside, move the new one in.
     let old = parent.join(format!(".old-{name}"));
@@ -136,6 +150,9 @@ pub fn save_weights<M: Module>(dir: &Path, model: &M, state: &TrainState) -> Res
     write_dir(dir, &[("model.bpk", model_bytes(model)?), ("state.json", state_json(state, dir)?)])
 }
 
+/// The file of a checkpoint that holds the averaged weights (`train.ema`).
+pub const EMA_FILE: &str = "ema.bpk";
+
 /// Loads a checkpoint into `model` and `optim`.
 pub fn load<M: Module>(dir: &Path, model: M, optim: ModuleOptimizer) -> Result<(M, ModuleOptimizer, TrainState)> {
     let model = load_model(model, &dir.join("model.bpk"))?;
@@ -143,18 +160,15 @@ pub fn load<M: Module>(dir: &Path, model: M, optim: ModuleOptimizer) -> Result<(
     let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
     let record = OptimizerRecord::from_bytes(Bytes::from_bytes_vec(bytes)).map_err(|e| ckpt_err(&path, format!("{e:?}")))?;
     let optim = optim.load_record(record);
-    let path = dir.join("state.json");
-    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
-    let state = serde_json::from_str(&text).map_err(|e| ckpt_err(&path, e))?;
-    Ok((model, optim, state))
+    Ok((model, optim, read_state(dir)?))
 }
 
-/// Loads the newest checkpoint of `run` into `model` and `optim` (to resume a run).
-pub fn load_newest<M: Module>(run: &Path, model: M, optim: ModuleOptimizer) -> Result<(M, ModuleOptimizer, TrainState)> {
-    let (_, dir) = list(run)
+/// The newest complete checkpoint of `run` (an error when there is none).
+pub fn newest(run: &Path) -> Result<PathBuf> {
+    list(run)
         .pop()
-        .ok_or_else(|| TrainError::Checkpoint { path: run.join("checkpoints"), reason: "no checkpoint to resume from".into() })?;
-    load(&dir, model, optim)
+        .map(|(_, dir)| dir)
+        .ok_or_else(|| TrainError::Checkpoint { path: run.join("checkpoints"), reason: "no checkpoint to resume from".into() })
 }
 
 /// The directory name of the checkpoint at `step`.
@@ -185,4 +199,11 @@ pub fn prune(run: &Path, keep: usize) {
     for (_, dir) in all.iter().take(all.len().saturating_sub(keep)) {
         let _ = std::fs::remove_dir_all(dir);
     }
+}
+
+/// Reads the `state.json` of the checkpoint in `dir`.
+pub fn read_state(dir: &Path) -> Result<TrainState> {
+    let path = dir.join("state.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| TrainError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| ckpt_err(&path, e))
 }

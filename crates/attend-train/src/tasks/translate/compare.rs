@@ -11,38 +11,37 @@
 //! again resumes unfinished runs and reuses finished ones.
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
-use std::sync::Arc;
 
 use burn::module::Module;
 use burn::prelude::*;
 
-use crate::bleu::corpus_bleu;
-use crate::checkpoint::{self, TrainState};
-use crate::config::RunConfig;
+use super::bleu::corpus_bleu;
+use super::data::{prepare, Seq2SeqRun};
+use super::loaded::LoadedRun;
+use super::model_config;
+use super::settings::{Seq2SeqArch, TranslateConfig};
+use crate::config::{Override, RunConfig, Task};
 use crate::error::{Result, TrainError};
-use crate::prepare::prepare;
-use crate::run::{run_config, LoadedRun};
-use crate::seq2seq;
-use crate::trainer::{self, model_config, reference_text, Outcome, RunFiles};
+use crate::trainer::{checkpoint, metrics::read_curve, run_dir, FitOptions, Outcome};
 
 /// The architectures compared by default, from oldest idea to newest.
-pub const DEFAULT_ARCHS: [&str; 5] = ["rnn", "lstm", "gru", "lstm-attention", "transformer"];
+pub const DEFAULT_ARCHS: [Seq2SeqArch; 5] = [Seq2SeqArch::Rnn, Seq2SeqArch::Lstm, Seq2SeqArch::Gru, Seq2SeqArch::LstmAttention, Seq2SeqArch::Transformer];
 
 /// The training recipe of an architecture, applied before the user's own
 /// settings. Recurrent models read the source in both directions and train
 /// with Adam at a constant 2e-3 (after 100 warm-up steps) — the recipe of
 /// BENCHMARKS.md's first LSTM run; the Transformer keeps the default Noam
 /// schedule of the tuned default run.
-pub fn recipe(arch: &str) -> Vec<(&'static str, toml::Value)> {
-    let mut sets = vec![("model.arch", toml::Value::String(arch.into()))];
-    if arch != "transformer" {
+pub fn recipe(arch: Seq2SeqArch) -> Vec<Override> {
+    let set = |key: &str, value: toml::Value| Override::flag(key, value, &format!("attend compare's {arch} recipe"));
+    let mut sets = vec![set("model.arch", toml::Value::String(arch.name().into()))];
+    if arch != Seq2SeqArch::Transformer {
         sets.extend([
-            ("model.bidirectional", toml::Value::Boolean(true)),
-            ("model.dropout", toml::Value::Float(0.2)),
-            ("train.schedule", toml::Value::String("constant".into())),
-            ("train.lr", toml::Value::Float(0.002)),
-            ("train.warmup_steps", toml::Value::Integer(100)),
+            set("model.bidirectional", toml::Value::Boolean(true)),
+            set("model.dropout", toml::Value::Float(0.2)),
+            set("train.schedule", toml::Value::String("constant".into())),
+            set("train.lr", toml::Value::Float(0.002)),
+            set("train.warmup_steps", toml::Value::Integer(100)),
         ]);
     }
     sets
@@ -51,15 +50,15 @@ pub fn recipe(arch: &str) -> Vec<(&'static str, toml::Value)> {
 /// What to compare and how.
 #[derive(Debug, Clone)]
 pub struct CompareOptions {
-    /// Architectures (values of `model.arch`), in table order.
-    pub archs: Vec<String>,
+    /// Architectures, in table order.
+    pub archs: Vec<Seq2SeqArch>,
     /// Training seconds per model (evaluation excluded).
     pub budget_s: f64,
     /// Evaluations per model during its budget (points of the loss curve).
     pub evals: usize,
     /// Match every other model's parameter count to this architecture's (by
     /// choosing its width), or use the configs as they are when `None`.
-    pub match_to: Option<String>,
+    pub match_to: Option<Seq2SeqArch>,
     /// Source-length buckets of the BLEU-by-length plot.
     pub buckets: usize,
     /// Where the runs, the table and the plots go.
@@ -71,7 +70,7 @@ pub struct CompareOptions {
 /// One model's line of the table.
 #[derive(Debug, Clone)]
 pub struct CompareRow {
-    pub arch: String,
+    pub arch: Seq2SeqArch,
     pub d_model: usize,
     pub params: usize,
     pub steps: usize,
@@ -119,11 +118,11 @@ pub fn length_buckets(lengths: &[usize], n: usize) -> Vec<(usize, usize)> {
 
 /// The width (`model.d_model`, a multiple of 8 up to 2048) that brings `cfg`'s
 /// parameter count closest to `target`, and that count.
-fn matched_width(cfg: &RunConfig, target: usize, vocab: (usize, usize), device: &Device) -> Result<(usize, usize)> {
+fn matched_width(cfg: &TranslateConfig, target: usize, vocab: (usize, usize), device: &Device) -> Result<(usize, usize)> {
     let count = |d: usize| -> Result<usize> {
-        let mut c = cfg.clone();
-        c.model.d_model = d;
-        Ok(model_config(&c, vocab.0, vocab.1)?.init(device)?.num_params())
+        let mut m = cfg.model.clone();
+        m.d_model = d;
+        Ok(model_config(&m, vocab.0, vocab.1)?.init(device)?.num_params())
     };
     let (mut lo, mut hi) = (1usize, 256usize); // in units of 8
     while lo < hi {
@@ -145,38 +144,34 @@ fn matched_width(cfg: &RunConfig, target: usize, vocab: (usize, usize), device: 
 }
 
 /// Resolves the config of every architecture: its recipe, then the user's
-/// `--config` file and `--set` values, then the matched width.
-pub fn configs(
-    file: Option<&Path>,
-    sets: &[(String, toml::Value)],
-    opts: &CompareOptions,
-    device: &Device,
-) -> Result<Vec<RunConfig>> {
+/// `--config` file and overrides, then the matched width.
+pub fn configs(file: Option<&Path>, sets: &[Override], opts: &CompareOptions, device: &Device) -> Result<Vec<TranslateConfig>> {
     let evals = opts.evals.max(1) as f64;
     let mut cfgs = Vec::new();
-    for arch in &opts.archs {
-        let mut all: Vec<(String, toml::Value)> = recipe(arch).into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    for &arch in &opts.archs {
+        let mut all = recipe(arch);
         all.extend(sets.iter().cloned());
-        all.push(("model.arch".into(), toml::Value::String(arch.clone())));
-        let mut cfg = RunConfig::resolve(file, &all)?;
-        model_config(&cfg, 8, 8)?; // an unknown architecture fails here, before any training
+        all.push(Override::flag("model.arch", toml::Value::String(arch.name().into()), "--archs"));
+        let RunConfig::Translate(mut cfg) = RunConfig::resolve(Some(Task::Translate), file, &all)? else {
+            unreachable!("the task is translate")
+        };
         cfg.train.time_budget_s = opts.budget_s;
         cfg.train.eval_every_s = opts.budget_s / evals;
         cfg.train.epochs = cfg.train.epochs.max(10_000); // the budget ends training
         cfg.train.max_steps = 0;
-        cfg.train.samples = 0;
+        cfg.eval.samples = 0;
         cfgs.push(cfg);
     }
-    let Some(reference) = &opts.match_to else { return Ok(cfgs) };
-    let Some(r) = opts.archs.iter().position(|a| a == reference) else {
+    let Some(reference) = opts.match_to else { return Ok(cfgs) };
+    let Some(r) = opts.archs.iter().position(|&a| a == reference) else {
         return Err(TrainError::Config(format!("--match {reference}: not one of the compared architectures")));
     };
-    let data = prepare(&cfgs[r], None)?;
+    let data = prepare(&Seq2SeqRun::from(&cfgs[r]), None)?;
     let vocab = (data.src_vocab.len(), data.tgt_vocab.len());
     let device = device.clone().inner();
-    let target = model_config(&cfgs[r], vocab.0, vocab.1)?.init(&device)?.num_params();
+    let target = model_config(&cfgs[r].model, vocab.0, vocab.1)?.init(&device)?.num_params();
     for (i, cfg) in cfgs.iter_mut().enumerate() {
-        if i != r && cfg.model.arch != "transformer" {
+        if i != r && cfg.model.arch != Seq2SeqArch::Transformer {
             cfg.model.d_model = matched_width(cfg, target, vocab, &device)?.0;
         }
     }
@@ -186,12 +181,13 @@ pub fn configs(
 /// Trains every configured model (resuming runs already in `opts.out`) and
 /// compares them. Returns `None` when Ctrl-C stopped a run (its checkpoint is
 /// written; the same call continues it).
-pub fn compare(cfgs: &[RunConfig], opts: &CompareOptions, device: &Device, interrupt: Arc<AtomicBool>) -> Result<Option<Comparison>> {
+pub fn compare(cfgs: &[TranslateConfig], opts: &CompareOptions, devices: &[Device], fit: &FitOptions) -> Result<Option<Comparison>> {
     std::fs::create_dir_all(&opts.out).map_err(|e| TrainError::io(&opts.out, e))?;
     for cfg in cfgs {
-        let dir = opts.out.join(&cfg.model.arch);
-        let resume = dir.join(RunFiles::CONFIG).exists();
-        if resume && run_config(&dir)? != *cfg {
+        let dir = opts.out.join(cfg.model.arch.name());
+        let resume = dir.join(run_dir::CONFIG).exists();
+        let whole = RunConfig::Translate(cfg.clone());
+        if resume && run_dir::config(&dir)? != whole {
             return Err(TrainError::Config(format!(
                 "{} holds a {} run with other settings; pick another output directory or delete it",
                 dir.display(),
@@ -201,15 +197,16 @@ pub fn compare(cfgs: &[RunConfig], opts: &CompareOptions, device: &Device, inter
         if !opts.quiet {
             println!("== {} (d_model {}) {}", cfg.model.arch, cfg.model.d_model, if resume { "(resuming)" } else { "" });
         }
-        let report = trainer::train(cfg, &dir, resume, device, interrupt.clone(), opts.quiet)?;
-        if report.outcome == Outcome::Interrupted {
+        let fit = FitOptions { quiet: opts.quiet, interrupt: fit.interrupt.clone() };
+        let report = super::train(&whole, Seq2SeqRun::from(cfg), &dir, resume, devices, &fit)?;
+        if report.fitted.outcome == Outcome::Interrupted {
             return Ok(None);
         }
     }
     let mut rows = Vec::new();
     let mut buckets = Vec::new();
     for cfg in cfgs {
-        let (row, b) = measure(cfg, &opts.out.join(&cfg.model.arch), opts.buckets, device)?;
+        let (row, b) = measure(cfg, &opts.out.join(cfg.model.arch.name()), opts.buckets, &devices[0])?;
         rows.push(row);
         buckets = b;
     }
@@ -220,18 +217,15 @@ pub fn compare(cfgs: &[RunConfig], opts: &CompareOptions, device: &Device, inter
 
 /// Measures a finished run: its last state, its loss curve, and BLEU of its
 /// final weights overall and by source length.
-fn measure(cfg: &RunConfig, dir: &Path, n_buckets: usize, device: &Device) -> Result<(CompareRow, Vec<(usize, usize, usize)>)> {
-    let (_, newest) = checkpoint::list(dir)
-        .pop()
-        .ok_or_else(|| TrainError::Checkpoint { path: dir.into(), reason: "the run has no checkpoint".into() })?;
-    let state_path = newest.join("state.json");
-    let text = std::fs::read_to_string(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-    let state: TrainState = serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path: state_path, reason: e.to_string() })?;
+fn measure(cfg: &TranslateConfig, dir: &Path, n_buckets: usize, device: &Device) -> Result<(CompareRow, Vec<(usize, usize, usize)>)> {
+    let newest = checkpoint::newest(dir)?;
+    let state = checkpoint::read_state(&newest)?;
     let run = LoadedRun::load_weights(dir, &newest.join("model.bpk"), device)?;
-    let data = prepare(cfg, Some(dir))?;
+    let view = Seq2SeqRun::from(cfg);
+    let data = prepare(&view, Some(dir))?;
     let srcs: Vec<String> = data.valid_pairs.iter().map(|p| p.src.clone()).collect();
-    let refs: Vec<String> = data.valid_pairs.iter().map(|p| reference_text(cfg, &p.tgt)).collect();
-    let (sources, references) = seq2seq::group_references(&srcs, &refs);
+    let refs: Vec<String> = data.valid_pairs.iter().map(|p| view.reference_text(&p.tgt)).collect();
+    let (sources, references) = super::batch::group_references(&srcs, &refs);
     let (hyps, _) = run.translate(&sources, None)?;
     let lengths: Vec<usize> = sources.iter().map(|s| run.tokenizer.tokenize(s).len()).collect();
     let ranges = length_buckets(&lengths, n_buckets);
@@ -244,9 +238,9 @@ fn measure(cfg: &RunConfig, dir: &Path, n_buckets: usize, device: &Device) -> Re
         bucket_bleu.push(corpus_bleu(&h, &r).score);
         buckets.push((lo, hi, pick.len()));
     }
-    let curve = read_curve(&dir.join(RunFiles::METRICS))?;
+    let curve = read_curve(&dir.join(run_dir::METRICS))?;
     let row = CompareRow {
-        arch: cfg.model.arch.clone(),
+        arch: cfg.model.arch,
         d_model: cfg.model.d_model,
         params: run.model.num_params(),
         steps: state.step,
@@ -258,28 +252,6 @@ fn measure(cfg: &RunConfig, dir: &Path, n_buckets: usize, device: &Device) -> Re
         curve,
     };
     Ok((row, buckets))
-}
-
-/// `(train_s, valid_loss)` of every row of a run's `metrics.csv`.
-pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>> {
-    let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let col = |name: &str| {
-        header.iter().position(|h| *h == name).ok_or_else(|| TrainError::Invalid(format!("{}: no {name} column", path.display())))
-    };
-    let (t, l) = (col("train_s")?, col("valid_loss")?);
-    lines
-        .enumerate()
-        .map(|(i, line)| {
-            let cells: Vec<&str> = line.split(',').collect();
-            let num = |c: usize| cells.get(c).and_then(|v| v.parse::<f64>().ok());
-            match (num(t), num(l)) {
-                (Some(t), Some(l)) => Ok((t, l)),
-                _ => Err(TrainError::Invalid(format!("{}:{}: cannot read train_s and valid_loss", path.display(), i + 2))),
-            }
-        })
-        .collect()
 }
 
 fn range_label(lo: usize, hi: usize) -> String {
@@ -341,10 +313,10 @@ fn write(cmp: &Comparison, out: &Path) -> Result<Vec<PathBuf>> {
     let bars = out.join("bleu_by_length.png");
     let categories: Vec<String> =
         cmp.buckets.iter().map(|&(lo, hi, n)| format!("{} tokens ({n} sentences)", range_label(lo, hi))).collect();
-    let series: Vec<(String, Vec<f64>)> = cmp.rows.iter().map(|r| (r.arch.clone(), r.bucket_bleu.clone())).collect();
+    let series: Vec<(String, Vec<f64>)> = cmp.rows.iter().map(|r| (r.arch.to_string(), r.bucket_bleu.clone())).collect();
     crate::plot::grouped_bars(&bars, "Validation BLEU by source-sentence length", "BLEU", &categories, &series)?;
     let curves = out.join("valid_loss_vs_time.png");
-    let series: Vec<(String, Vec<(f64, f64)>)> = cmp.rows.iter().map(|r| (r.arch.clone(), r.curve.clone())).collect();
+    let series: Vec<(String, Vec<(f64, f64)>)> = cmp.rows.iter().map(|r| (r.arch.to_string(), r.curve.clone())).collect();
     crate::plot::line_curves(&curves, "Validation loss against training time", "training time (s)", "validation loss (nats/token)", &series)?;
     Ok(vec![md, csv, bars, curves])
 }
@@ -368,18 +340,5 @@ mod tests {
         assert_eq!(b[0], (3, 3));
         assert_eq!(length_buckets(&[], 4), vec![]);
         assert_eq!(length_buckets(&[7, 7, 7], 4), vec![(7, 7)]);
-    }
-
-    #[test]
-    fn curve_reads_columns_by_name_and_names_bad_lines() {
-        let dir = std::env::temp_dir().join(format!("attend-curve-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let path = dir.join("metrics.csv");
-        std::fs::write(&path, "step,valid_loss,train_s\n1,2.5,10.0\n2,2.0,20.5\n").unwrap();
-        assert_eq!(read_curve(&path).unwrap(), vec![(10.0, 2.5), (20.5, 2.0)]);
-        std::fs::write(&path, "step,valid_loss,train_s\n1,2.5,10.0\n2,x,20.5\n").unwrap();
-        let err = read_curve(&path).unwrap_err().to_string();
-        assert!(err.contains("metrics.csv:3"), "{err}");
-        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -1,19 +1,19 @@
-//! Loading a trained run for translation and evaluation: its resolved config,
-//! tokenizer, vocabularies and best weights.
+//! A trained translation (or copy) run loaded for use: its resolved config,
+//! tokenizer, vocabularies and best weights; translation and corpus BLEU.
 
 use std::path::Path;
 
 use attend_data::{Tokenizer, Vocab};
 use attend_model::{AttentionPick, BeamOptions, Decoded, Seq2SeqModel};
+use burn::module::Module;
 use burn::prelude::*;
 
-use crate::bleu::{corpus_bleu, Bleu};
-use crate::checkpoint;
+use super::bleu::{corpus_bleu, Bleu};
+use super::data::{Seq2SeqRun, SRC_VOCAB, TGT_VOCAB};
+use super::{batch, model_config};
 use crate::config::RunConfig;
 use crate::error::{Result, TrainError};
-use crate::prepare::tokenizer_spec;
-use crate::seq2seq;
-use crate::trainer::{model_config, reference_text, weights_dir, RunFiles};
+use crate::trainer::{checkpoint, run_dir};
 
 /// A trained translation model with everything needed to use it.
 pub struct LoadedRun {
@@ -28,42 +28,49 @@ pub struct LoadedRun {
     pub beam: Option<BeamOptions>,
 }
 
-/// The resolved config of the run directory `run` (an error when it is none).
-pub fn run_config(run: &Path) -> Result<RunConfig> {
-    let config_path = run.join(RunFiles::CONFIG);
-    if !config_path.exists() {
-        return Err(TrainError::NotARun(run.into()));
+/// The translation view of a run's config (an error for another task).
+pub fn seq2seq_view<'a>(config: &'a RunConfig, run: &Path) -> Result<Seq2SeqRun<'a>> {
+    match config {
+        RunConfig::Translate(c) => Ok(c.into()),
+        RunConfig::Copy(c) => Ok(c.into()),
+        other => Err(TrainError::Invalid(format!("{} is a {} run, not a translation run", run.display(), other.task()))),
     }
-    RunConfig::load(&config_path)
 }
 
 impl LoadedRun {
-    /// Loads `run` onto `device` (inference only).
+    /// Loads `run` onto `device` (inference only), with its best weights.
     pub fn load(run: &Path, device: &Device) -> Result<Self> {
-        run_config(run)?; // "not a run" before "no weights yet"
-        Self::load_weights(run, &weights_dir(run)?.join("model.bpk"), device)
+        run_dir::config(run)?; // "not a run" before "no weights yet"
+        Self::load_weights(run, &run_dir::weights_dir(run)?.join("model.bpk"), device)
     }
 
     /// Loads `run` with the weights file `weights` (e.g. a checkpoint's `model.bpk`).
     pub fn load_weights(run: &Path, weights: &Path, device: &Device) -> Result<Self> {
-        let config = run_config(run)?;
-        let src_vocab = Vocab::load(&run.join("vocab.src.json"))?;
-        let tgt_vocab = Vocab::load(&run.join("vocab.tgt.json"))?;
-        let model_cfg = model_config(&config, src_vocab.len(), tgt_vocab.len())?;
+        let config = run_dir::config(run)?;
+        let view = seq2seq_view(&config, run)?;
+        let src_vocab = Vocab::load(&run.join(SRC_VOCAB))?;
+        let tgt_vocab = Vocab::load(&run.join(TGT_VOCAB))?;
+        let model_cfg = model_config(view.model, src_vocab.len(), tgt_vocab.len())?;
         let device = device.clone().inner();
         let model = checkpoint::load_model(model_cfg.init(&device)?, weights)?.valid();
-        Ok(Self { tokenizer: tokenizer_spec(&config).build(), config, src_vocab, tgt_vocab, model, device, beam: None })
+        let tokenizer = view.tokenizer().build();
+        Ok(Self { tokenizer, config, src_vocab, tgt_vocab, model, device, beam: None })
+    }
+
+    /// The run's settings as translation sees them.
+    pub fn view(&self) -> Seq2SeqRun<'_> {
+        seq2seq_view(&self.config, Path::new("")).expect("checked when loaded")
     }
 
     /// Translates sentences (greedily, or by beam search when `beam` is set).
     pub fn translate(&self, sentences: &[String], attention: Option<AttentionPick>) -> Result<(Vec<String>, Decoded)> {
-        seq2seq::translate_text(
+        batch::translate_text(
             &self.model,
             self.tokenizer.as_ref(),
             &self.src_vocab,
             &self.tgt_vocab,
             sentences,
-            self.config.train.max_decode_len,
+            self.view().eval.max_decode_len,
             attention,
             self.beam,
             &self.device,
@@ -74,8 +81,9 @@ impl LoadedRun {
     /// (identical sources are translated once, with all their references;
     /// references are lowercased when the run lowercases its text).
     pub fn bleu(&self, sources: &[String], references: &[String]) -> Result<(Bleu, usize)> {
-        let references: Vec<String> = references.iter().map(|r| reference_text(&self.config, r)).collect();
-        let (srcs, refs) = seq2seq::group_references(sources, &references);
+        let view = self.view();
+        let references: Vec<String> = references.iter().map(|r| view.reference_text(r)).collect();
+        let (srcs, refs) = batch::group_references(sources, &references);
         let (hyps, _) = self.translate(&srcs, None)?;
         Ok((corpus_bleu(&hyps, &refs), srcs.len()))
     }

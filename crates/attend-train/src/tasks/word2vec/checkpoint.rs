@@ -1,18 +1,20 @@
 //! Checkpoints of a word2vec run: both tables and the position in the run
-//! (epoch and job), written to a temporary folder that is then renamed over
-//! the previous one, so a crash never leaves half a checkpoint. Jobs are cut
+//! (epoch and job), written as the trainer writes its checkpoints (into a
+//! temporary folder that then replaces the previous one), so a crash never
+//! leaves half a checkpoint. Jobs are cut
 //! from the corpus deterministically and seed their own random numbers, so a
 //! resumed run skips the jobs already trained and continues exactly where it
 //! stopped (bit for bit with one CPU thread or the tensor engine).
 
-use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::io::Read;
+use std::path::Path;
 
 use burn::config::Config;
 use serde::{Deserialize, Serialize};
 
 use super::Word2VecConfig;
 use crate::error::{Result, TrainError};
+use crate::trainer::checkpoint::write_dir;
 
 /// Where a run stands.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -40,33 +42,20 @@ struct State {
 const STATE: &str = "state.json";
 const TABLES: &str = "tables.f32";
 
-fn write_floats(w: &mut impl Write, x: &[f32]) -> std::io::Result<()> {
-    let mut bytes = Vec::with_capacity(4 * x.len());
-    x.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
-    w.write_all(&bytes)
+fn float_bytes(tables: &[&[f32]]) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(4 * tables.iter().map(|t| t.len()).sum::<usize>());
+    for t in tables {
+        t.iter().for_each(|v| bytes.extend_from_slice(&v.to_le_bytes()));
+    }
+    bytes
 }
 
-/// Writes the checkpoint into `dir` (replacing the previous one atomically).
+/// Writes the checkpoint into `dir`, replacing the previous one atomically
+/// (the trainer's [`write_dir`]).
 pub fn save(dir: &Path, cfg: &Word2VecConfig, p: &Progress, vocab: usize, corpus_words: u64, input: &[f32], output: &[f32]) -> Result<()> {
-    let tmp = PathBuf::from(format!("{}.tmp", dir.display()));
-    let io = |e| TrainError::io(&tmp, e);
-    let _ = std::fs::remove_dir_all(&tmp);
-    std::fs::create_dir_all(&tmp).map_err(io)?;
     let state = State { progress: p.clone(), vocab, corpus_words, config: cfg.to_string() };
     let json = serde_json::to_string_pretty(&state).map_err(|e| TrainError::Invalid(e.to_string()))?;
-    std::fs::write(tmp.join(STATE), json).map_err(io)?;
-    let mut w = std::io::BufWriter::new(std::fs::File::create(tmp.join(TABLES)).map_err(io)?);
-    write_floats(&mut w, input).map_err(io)?;
-    write_floats(&mut w, output).map_err(io)?;
-    w.into_inner().map_err(|e| io(e.into_error()))?.sync_all().map_err(io)?;
-    let old = PathBuf::from(format!("{}.old", dir.display()));
-    let _ = std::fs::remove_dir_all(&old);
-    if dir.exists() {
-        std::fs::rename(dir, &old).map_err(|e| TrainError::io(dir, e))?;
-    }
-    std::fs::rename(&tmp, dir).map_err(|e| TrainError::io(dir, e))?;
-    let _ = std::fs::remove_dir_all(&old);
-    Ok(())
+    write_dir(dir, &[(STATE, json.into_bytes()), (TABLES, float_bytes(&[input, output]))])
 }
 
 /// The settings of a checkpoint written before `streams` and `part_decay`

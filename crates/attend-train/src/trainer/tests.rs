@@ -1,0 +1,288 @@
+//! The trainer on a toy task (least squares with a random perturbation drawn
+//! from the device, which stands in for dropout): resumption, Ctrl-C, the
+//! evaluation and checkpoint cadences, the time budget, the non-finite guard,
+//! weight averaging and data-parallel steps; and the checkpoint files.
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use burn::module::{Module, ModuleVisitor, Param};
+use burn::nn::{Linear, LinearConfig};
+use burn::prelude::*;
+use rand::rngs::StdRng;
+use rand::seq::SliceRandom;
+use rand::{Rng, SeedableRng};
+
+use super::*;
+use crate::trainer::schedule::ScheduleKind;
+
+#[allow(deprecated)]
+fn cpu() -> Device {
+    Device::ndarray()
+}
+
+/// y = x·w* + 0.5 on 48 points of 4 features, batches of 8.
+struct Toy {
+    x: Vec<f32>,
+    y: Vec<f32>,
+    seed: u64,
+    /// Perturb the prediction with device noise (a stand-in for dropout).
+    noise: bool,
+    /// Milliseconds each loss takes (for the time-based settings).
+    sleep_ms: u64,
+    /// Loss calls so far, and the call after which to raise `interrupt` (or make the loss NaN).
+    calls: AtomicUsize,
+    interrupt_after: Option<(usize, Arc<AtomicBool>)>,
+    nan_after: Option<usize>,
+}
+
+impl Toy {
+    fn new(seed: u64) -> Self {
+        let mut rng = StdRng::seed_from_u64(99);
+        let x: Vec<f32> = (0..48 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
+        let w = [0.5f32, -1.0, 2.0, 0.25];
+        let y = x.chunks(4).map(|r| r.iter().zip(w).map(|(a, b)| a * b).sum::<f32>() + 0.5).collect();
+        Self { x, y, seed, noise: true, sleep_ms: 0, calls: AtomicUsize::new(0), interrupt_after: None, nan_after: None }
+    }
+
+    fn tensors(&self, idx: &[usize], device: &Device) -> (Tensor<2>, Tensor<2>) {
+        let x: Vec<f32> = idx.iter().flat_map(|&i| self.x[i * 4..i * 4 + 4].to_vec()).collect();
+        let y: Vec<f32> = idx.iter().map(|&i| self.y[i]).collect();
+        (Tensor::from_data(TensorData::new(x, [idx.len(), 4]), device), Tensor::from_data(TensorData::new(y, [idx.len(), 1]), device))
+    }
+}
+
+impl Trainable for Toy {
+    type Model = Linear;
+    type Batch = Vec<usize>;
+
+    fn init_model(&self, device: &Device) -> crate::Result<Linear> {
+        Ok(LinearConfig::new(4, 1).init(device))
+    }
+
+    fn width(&self) -> usize {
+        4
+    }
+
+    fn epoch(&self, epoch: usize) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..48).collect();
+        order.shuffle(&mut StdRng::seed_from_u64(self.seed ^ epoch as u64));
+        order.chunks(8).map(|c| c.to_vec()).collect()
+    }
+
+    fn loss(&self, model: &Linear, batch: &Vec<usize>, device: &Device) -> crate::Result<Loss> {
+        let call = self.calls.fetch_add(1, Ordering::SeqCst) + 1;
+        if let Some((n, flag)) = &self.interrupt_after {
+            if call == *n {
+                flag.store(true, Ordering::SeqCst);
+            }
+        }
+        std::thread::sleep(std::time::Duration::from_millis(self.sleep_ms));
+        let (x, y) = self.tensors(batch, device);
+        let mut pred = model.forward(x);
+        if self.noise {
+            pred = pred.clone() + Tensor::random(pred.dims(), burn::tensor::Distribution::Normal(0.0, 0.1), device);
+        }
+        let mut value = (pred - y).square().mean();
+        if self.nan_after.is_some_and(|n| call > n) {
+            value = value.mul_scalar(f32::NAN);
+        }
+        Ok(Loss { value, terms: batch.len(), tokens: batch.len() })
+    }
+
+    fn split(&self, batch: &Vec<usize>, parts: usize) -> Vec<Vec<usize>> {
+        crate::tasks::split_even(batch, parts)
+    }
+
+    fn evaluate(&self, model: &Linear, device: &Device, _step: usize) -> crate::Result<Evaluation> {
+        let idx: Vec<usize> = (0..48).collect();
+        let (x, y) = self.tensors(&idx, device);
+        let mse: f32 = (model.forward(x) - y).square().mean().into_scalar();
+        Ok(Evaluation { columns: vec![Column::new("valid_loss", mse as f64, 6)], score: -(mse as f64), summary: format!("mse {mse:.5}") })
+    }
+}
+
+fn settings(max_steps: usize) -> TrainSettings {
+    TrainSettings {
+        seed: 5,
+        epochs: 0,
+        max_steps,
+        schedule: ScheduleKind::Constant,
+        lr: 0.05,
+        warmup_steps: 2,
+        beta2: 0.999,
+        epsilon: 1e-8,
+        eval_every: 4,
+        checkpoint_every: 4,
+        device: "ndarray".into(),
+        ..TrainSettings::default()
+    }
+}
+
+fn run_dir(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("attend-trainer-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn new() -> Start<'static> {
+    static DEFAULT: std::sync::OnceLock<crate::config::RunConfig> = std::sync::OnceLock::new();
+    Start::New(DEFAULT.get_or_init(crate::config::RunConfig::default))
+}
+
+fn quiet() -> FitOptions {
+    FitOptions { quiet: true, interrupt: Arc::new(AtomicBool::new(false)) }
+}
+
+fn weights<M: Module>(m: &M) -> Vec<f32> {
+    struct Collect(Vec<f32>);
+    impl ModuleVisitor for Collect {
+        fn visit_float<const D: usize>(&mut self, p: &Param<Tensor<D>>) {
+            self.0.extend(p.val().try_into_vec_as::<f32>().unwrap());
+        }
+    }
+    let mut c = Collect(Vec::new());
+    m.visit(&mut c);
+    c.0
+}
+
+fn rows(run: &Path) -> Vec<String> {
+    std::fs::read_to_string(run.join(run_dir::METRICS)).unwrap().lines().skip(1).map(String::from).collect()
+}
+
+/// The columns of a metrics row that do not depend on timing: step, epoch, train loss, lr, valid loss.
+fn timeless(row: &str) -> String {
+    row.split(',').take(5).collect::<Vec<_>>().join(",")
+}
+
+fn max_diff(a: &[f32], b: &[f32]) -> f32 {
+    assert_eq!(a.len(), b.len());
+    a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
+}
+
+#[test]
+fn an_interrupted_run_resumes_to_the_straight_runs_weights_and_metrics() {
+    let _rng = crate::rng_lock();
+    for ema in [0.0, 0.9] {
+        let s = TrainSettings { ema, ..settings(14) };
+        let straight = run_dir(&format!("straight-{ema}"));
+        let a = fit(&Toy::new(1), &s, &straight, new(), &[cpu()], &quiet()).unwrap();
+        assert_eq!((a.outcome, a.state.step), (Outcome::Finished, 14));
+
+        let split = run_dir(&format!("split-{ema}"));
+        let opts = quiet();
+        let mut toy = Toy::new(1);
+        toy.interrupt_after = Some((6, opts.interrupt.clone()));
+        let b = fit(&toy, &s, &split, new(), &[cpu()], &opts).unwrap();
+        assert_eq!((b.outcome, b.state.step), (Outcome::Interrupted, 6));
+        assert_eq!(checkpoint::list(&split).last().map(|c| c.0), Some(6), "a checkpoint at the interrupted step");
+        let c = fit(&Toy::new(1), &s, &split, Start::Resume, &[cpu()], &quiet()).unwrap();
+        assert_eq!((c.outcome, c.state.step), (Outcome::Finished, 14));
+        let d = max_diff(&weights(&a.model), &weights(&c.model));
+        assert!(d < 1e-6, "ema {ema}: weights differ by {d}: {:?} vs {:?}", weights(&a.model), weights(&c.model));
+        let (ra, rc): (Vec<String>, Vec<String>) = (rows(&straight).iter().map(|r| timeless(r)).collect(), rows(&split).iter().map(|r| timeless(r)).collect());
+        assert_eq!(ra, rc, "ema {ema}: the same metrics rows, none counted twice");
+        assert_eq!(ra.len(), 4, "evaluations at steps 4, 8, 12 and the last, 14");
+        for dir in [straight, split] {
+            std::fs::remove_dir_all(dir).unwrap();
+        }
+    }
+}
+
+#[test]
+fn cadences_epoch_ends_best_weights_and_pruning() {
+    let _rng = crate::rng_lock();
+    let run = run_dir("cadence");
+    // 6 batches an epoch, 3 epochs; evaluation and checkpoints at epoch ends.
+    let s = TrainSettings { epochs: 3, max_steps: 0, eval_every: 0, checkpoint_every: 0, keep_checkpoints: 2, ..settings(0) };
+    let f = fit(&Toy::new(2), &s, &run, new(), &[cpu()], &quiet()).unwrap();
+    assert_eq!(f.state.step, 18);
+    let steps: Vec<usize> = rows(&run).iter().map(|r| r.split(',').next().unwrap().parse().unwrap()).collect();
+    assert_eq!(steps, [6, 12, 18]);
+    let kept: Vec<usize> = checkpoint::list(&run).into_iter().map(|(s, _)| s).collect();
+    assert_eq!(kept, [12, 18], "the two newest");
+    // best/ holds the weights of the best-scoring evaluation.
+    let losses: Vec<f64> = rows(&run).iter().map(|r| r.split(',').nth(4).unwrap().parse().unwrap()).collect();
+    let best = losses.iter().enumerate().min_by(|a, b| a.1.total_cmp(b.1)).unwrap().0;
+    assert_eq!(f.state.best_step, steps[best]);
+    let saved = checkpoint::load_model(Toy::new(2).init_model(&cpu()).unwrap(), &run.join(run_dir::BEST).join("model.bpk")).unwrap();
+    let e = Toy::new(2).evaluate(&saved, &cpu(), 0).unwrap();
+    assert!((e.get("valid_loss").unwrap() - losses[best]).abs() < 1e-5);
+    std::fs::remove_dir_all(run).unwrap();
+}
+
+#[test]
+fn the_time_budget_and_timed_evaluations_count_training_time() {
+    let _rng = crate::rng_lock();
+    let run = run_dir("budget");
+    let mut toy = Toy::new(3);
+    toy.sleep_ms = 25;
+    let s = TrainSettings { max_steps: 1000, eval_every: 0, eval_every_s: 0.1, time_budget_s: 0.3, checkpoint_every: 1000, ..settings(0) };
+    let f = fit(&toy, &s, &run, new(), &[cpu()], &quiet()).unwrap();
+    assert_eq!(f.outcome, Outcome::Finished);
+    assert!(f.state.train_secs() >= 0.3 && f.state.step < 40, "stopped soon after 0.3 s of training: {:?}", f.state);
+    assert_eq!(checkpoint::list(&run).last().map(|c| c.0), Some(f.state.step), "a checkpoint where the budget ended");
+    let train_s: Vec<f64> = rows(&run).iter().map(|r| r.rsplit(',').next().unwrap().parse().unwrap()).collect();
+    assert!((3..=5).contains(&train_s.len()), "an evaluation each 0.1 s and at the end: {train_s:?}");
+    for w in train_s.windows(2).take(train_s.len() - 2) {
+        assert!(w[1] - w[0] >= 0.09, "{train_s:?}");
+    }
+    std::fs::remove_dir_all(run).unwrap();
+}
+
+#[test]
+fn a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint() {
+    let _rng = crate::rng_lock();
+    let run = run_dir("nan");
+    let mut toy = Toy::new(4);
+    toy.nan_after = Some(5);
+    let s = TrainSettings { checkpoint_every: 2, ..settings(20) };
+    let e = fit(&toy, &s, &run, new(), &[cpu()], &quiet()).unwrap_err();
+    assert!(matches!(e, TrainError::NonFinite { step: 6, .. }), "{e}");
+    assert_eq!(checkpoint::list(&run).last().map(|c| c.0), Some(4));
+    std::fs::remove_dir_all(run).unwrap();
+}
+
+#[test]
+fn two_replicas_on_one_device_make_the_update_of_the_merged_batch() {
+    let _rng = crate::rng_lock();
+    let s = TrainSettings { clip_norm: 1.0, weight_decay: 0.01, ..settings(3) };
+    let mut one = Toy::new(6);
+    one.noise = false;
+    let mut two = Toy::new(6);
+    two.noise = false;
+    let (r1, r2) = (run_dir("dp1"), run_dir("dp2"));
+    let a = fit(&one, &s, &r1, new(), &[cpu()], &quiet()).unwrap();
+    let b = fit(&two, &s, &r2, new(), &[cpu(), cpu()], &quiet()).unwrap();
+    let d = max_diff(&weights(&a.model), &weights(&b.model));
+    assert!(d < 1e-6, "weights differ by {d}");
+    assert_ne!(weights(&a.model), weights(&Toy::new(6).init_model(&cpu()).unwrap()), "the runs trained");
+    for dir in [r1, r2] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn a_checkpoint_replaces_the_old_one_whole_and_half_written_ones_are_ignored() {
+    let _rng = crate::rng_lock();
+    let run = run_dir("files");
+    let dir = checkpoint::step_dir(&run, 3);
+    std::fs::create_dir_all(dir.parent().unwrap()).unwrap();
+    checkpoint::write_dir(&dir, &[("a", b"old".to_vec()), ("stale", b"x".to_vec())]).unwrap();
+    checkpoint::write_dir(&dir, &[("a", b"new".to_vec())]).unwrap();
+    assert_eq!(std::fs::read(dir.join("a")).unwrap(), b"new");
+    assert!(!dir.join("stale").exists(), "the directory is replaced, not merged");
+    // A write that died before its rename leaves only a hidden temporary directory.
+    std::fs::create_dir_all(run.join("checkpoints").join(".tmp-step-00000009")).unwrap();
+    // A directory without state.json is not a complete checkpoint.
+    std::fs::create_dir_all(checkpoint::step_dir(&run, 7)).unwrap();
+    let state = checkpoint::TrainState { step: 3, ..Default::default() };
+    let model = Toy::new(0).init_model(&cpu()).unwrap();
+    checkpoint::save(&dir, &model, &optim::adam(&settings(1)), &state).unwrap();
+    assert_eq!(checkpoint::list(&run).into_iter().map(|c| c.0).collect::<Vec<_>>(), [3]);
+    let (back, _, st) = checkpoint::load(&dir, Toy::new(0).init_model(&cpu()).unwrap(), optim::adam(&settings(1))).unwrap();
+    assert_eq!((weights(&back), st), (weights(&model), state));
+    std::fs::remove_dir_all(run).unwrap();
+}
