@@ -222,6 +222,34 @@ fn bad_inputs_give_one_line_errors_naming_the_culprit() {
 
     let (_, _, err) = run(&["train", "--set", "model.d_modle=8"]);
     assert_eq!(err.trim().lines().count(), 1, "one line: {err}");
+
+    // A setting of another task is refused, not silently ignored; so is data a task has no use for.
+    let (code, _, err) = run(&["train", "--set", "data.fold=1", "--out", dir.join("r4").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("data.fold") && err.contains("classify"), "{err}");
+    let (code, _, err) = run(&["train", "--task", "lm", "--tsv", VALID, "--out", dir.join("r5").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--tsv") && err.contains("lm run"), "{err}");
+    let (code, _, err) = run(&["train", "--set", "model.arch=transformr"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("model.arch") && err.contains("transformr"), "{err}");
+    assert!(!dir.join("r4").exists() && !dir.join("r5").exists(), "no run directory for a refused run");
+}
+
+#[test]
+fn two_replicas_train_data_parallel_and_resume_refuses_new_data() {
+    let dir = tmp_dir("cli-parallel");
+    let run_dir = dir.join("run");
+    let (code, out, err) = train_small(&run_dir, &["--device", "ndarray,ndarray", "--set", "train.max_steps=3"]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(out.contains("NdArray") && out.contains("3 steps"), "{out}");
+    let r = run_dir.to_str().unwrap();
+    let (code, _, err) = run(&["train", "--resume", r, "--tsv", VALID]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--tsv cannot be given"), "{err}");
+    let (code, _, err) = run(&["train", "--resume", r, "--set", "model.d_model=64"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--set model.d_model=64") && err.contains("only train.*"), "{err}");
 }
 
 #[test]

@@ -19,13 +19,17 @@ impl ModuleVisitor for Ids {
     }
 }
 
+/// The gradient of parameter `id` (rank `rank`) as a flat vector; a parameter
+/// without a gradient, or of a rank this helper does not read, fails the test.
 fn grad(g: &GradientsParams, id: ParamId, rank: usize) -> Vec<f32> {
-    match rank {
+    let flat = match rank {
         1 => g.get::<1>(id).map(|t| t.try_into_vec_as::<f32>().unwrap()),
         2 => g.get::<2>(id).map(|t| t.try_into_vec_as::<f32>().unwrap()),
-        _ => None,
-    }
-    .unwrap_or_default()
+        3 => g.get::<3>(id).map(|t| t.try_into_vec_as::<f32>().unwrap()),
+        4 => g.get::<4>(id).map(|t| t.try_into_vec_as::<f32>().unwrap()),
+        other => panic!("parameter {id:?} has rank {other}, which the parity check does not read"),
+    };
+    flat.unwrap_or_else(|| panic!("parameter {id:?} (rank {rank}) has no gradient"))
 }
 
 fn run(model: &Seq2SeqModel, batch: &Seq2SeqBatch, device: &Device) -> (Vec<f32>, GradientsParams) {

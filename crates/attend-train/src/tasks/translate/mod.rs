@@ -209,3 +209,31 @@ pub fn train(cfg: &crate::config::RunConfig, run: Seq2SeqRun, dir: &Path, resume
     };
     Ok(TranslateReport { samples, train_pairs: task.data.train.len(), dropped_pairs: task.data.dropped, copy: task.copy, fitted })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use attend_data::BatchBy;
+    use settings::CopyConfig;
+
+    #[test]
+    fn validation_batches_are_cut_like_training_batches_by_tokens() {
+        let mut c = CopyConfig::default();
+        (c.data.train_size, c.data.valid_size, c.data.batch_by, c.data.batch_size) = (200, 100, BatchBy::Tokens, 48);
+        let task = TranslateTask::new(Seq2SeqRun::from(&c), None).unwrap();
+        let valid = &task.data().valid;
+        let mut seen: Vec<usize> = task.valid_batches.iter().flatten().copied().collect();
+        seen.sort();
+        assert_eq!(seen, (0..valid.len()).collect::<Vec<_>>(), "every validation example once, in order");
+        for b in &task.valid_batches {
+            let longest = b.iter().map(|&i| valid[i].src.len().max(valid[i].tgt.len())).max().unwrap();
+            assert!(b.len() == 1 || longest * b.len() <= 48, "a batch of {} × {longest} tokens", b.len());
+        }
+        assert!(task.valid_batches.len() > 100 / 16, "cut by tokens, not by 48 sentences: {}", task.valid_batches.len());
+        // By sentences, at least 16 to a batch (the evaluation needs no smaller ones).
+        c.data.batch_by = BatchBy::Sentences;
+        c.data.batch_size = 8;
+        let task = TranslateTask::new(Seq2SeqRun::from(&c), None).unwrap();
+        assert!(task.valid_batches.iter().all(|b| b.len() <= 16) && task.valid_batches[0].len() == 16);
+    }
+}

@@ -464,7 +464,7 @@ pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, opts: &Tr
 fn cpu_worker(
     cfg: &Word2VecConfig,
     s: &Sampling,
-    shared: native::Shared,
+    shared: native::Shared<'_>,
     rx: &Mutex<Receiver<Job>>,
     total: u64,
     done: &AtomicU64,

@@ -4,32 +4,45 @@
 //! locks between threads: Hogwild! (Recht et al., 2011), as in word2vec.c and
 //! gensim. Occasional overlapping writes to a frequent word's row are part of
 //! the method; with one thread there are none and a seed gives the same
-//! vectors every time. Given gensim's random stream, initial vectors and
-//! learning rates, this loop reproduces gensim's vectors (`tests/gensim_parity.rs`).
+//! vectors every time. The rows are relaxed atomics (see [`HogwildTables`]),
+//! so the races are defined behaviour in Rust, not undefined. Given gensim's
+//! random stream, initial vectors and learning rates, this loop reproduces
+//! gensim's vectors (`tests/gensim_parity.rs`).
+
+use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
 
 use super::sampling::{window_range, Draws, Drawn, Lcg, SigmoidTable};
 use super::{Architecture, Word2VecConfig};
 
 /// Two `[vocab, dim]` tables shared by all worker threads without locks.
+///
+/// Every value is an `AtomicU32` holding an f32's bits, read and written with
+/// relaxed atomic loads and stores: Hogwild!'s races are intended, and in
+/// the Rust memory model racing relaxed atomics are defined behaviour, where
+/// racing plain `f32` writes would be undefined. A worker copies each row it
+/// needs into a local buffer, computes there (vectorised), and writes the row
+/// back; on x86-64 a relaxed load or store is an ordinary `mov`.
 pub struct HogwildTables {
-    input: Vec<f32>,
-    output: Vec<f32>,
+    input: Vec<AtomicU32>,
+    output: Vec<AtomicU32>,
     dim: usize,
 }
 
-/// A raw view of the tables handed to worker threads.
+/// The view of the tables handed to worker threads.
 #[derive(Clone, Copy)]
-pub struct Shared {
-    input: *mut f32,
-    output: *mut f32,
+pub struct Shared<'a> {
+    input: &'a [AtomicU32],
+    output: &'a [AtomicU32],
     dim: usize,
 }
 
-// SAFETY: the tables outlive every worker (they are joined inside a scope that
-// borrows the tables) and concurrent row updates are the intended Hogwild!
-// races on plain f32 values; no pointer is ever freed or reallocated meanwhile.
-unsafe impl Send for Shared {}
-unsafe impl Sync for Shared {}
+fn atomics(values: Vec<f32>) -> Vec<AtomicU32> {
+    values.into_iter().map(|v| AtomicU32::new(v.to_bits())).collect()
+}
+
+fn floats(values: &[AtomicU32]) -> Vec<f32> {
+    values.iter().map(|v| f32::from_bits(v.load(Relaxed))).collect()
+}
 
 impl HogwildTables {
     /// Input vectors uniform in [-1, 1)/dim (gensim 4; word2vec.c uses half that range),
@@ -37,46 +50,71 @@ impl HogwildTables {
     pub fn new(vocab: usize, dim: usize, seed: u64) -> Self {
         let mut rng = Lcg::new(seed, u64::MAX);
         let input = (0..vocab * dim).map(|_| (2.0 * rng.unit() - 1.0) / dim as f32).collect();
-        Self { input, output: vec![0.0; vocab * dim], dim }
+        Self::from_parts(input, vec![0.0; vocab * dim], dim)
     }
 
     /// Tables from a checkpoint.
     pub fn from_parts(input: Vec<f32>, output: Vec<f32>, dim: usize) -> Self {
-        Self { input, output, dim }
+        Self { input: atomics(input), output: atomics(output), dim }
     }
 
-    /// The input table.
-    pub fn input(&self) -> &[f32] {
-        &self.input
+    /// A copy of the input table.
+    pub fn input(&self) -> Vec<f32> {
+        floats(&self.input)
     }
 
-    /// The output table.
-    pub fn output(&self) -> &[f32] {
-        &self.output
+    /// A copy of the output table.
+    pub fn output(&self) -> Vec<f32> {
+        floats(&self.output)
     }
 
-    /// The lock-free view for the workers.
-    pub fn shared(&mut self) -> Shared {
-        Shared { input: self.input.as_mut_ptr(), output: self.output.as_mut_ptr(), dim: self.dim }
+    /// The view for the workers.
+    pub fn shared(&self) -> Shared<'_> {
+        Shared { input: &self.input, output: &self.output, dim: self.dim }
     }
 
     /// The input vectors (the word vectors one keeps).
     pub fn into_input(self) -> Vec<f32> {
-        self.input
+        floats(&self.input)
     }
 }
 
-impl Shared {
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn in_row<'b>(&self, w: u32) -> &'b mut [f32] {
-        std::slice::from_raw_parts_mut(self.input.add(w as usize * self.dim), self.dim)
+impl<'a> Shared<'a> {
+    #[inline(always)]
+    fn in_row(&self, w: u32) -> &'a [AtomicU32] {
+        let at = w as usize * self.dim;
+        &self.input[at..at + self.dim]
     }
-    #[inline]
-    #[allow(clippy::mut_from_ref)]
-    unsafe fn out_row<'b>(&self, w: u32) -> &'b mut [f32] {
-        std::slice::from_raw_parts_mut(self.output.add(w as usize * self.dim), self.dim)
+    #[inline(always)]
+    fn out_row(&self, w: u32) -> &'a [AtomicU32] {
+        let at = w as usize * self.dim;
+        &self.output[at..at + self.dim]
     }
+}
+
+/// Copies a shared row into `local`.
+#[inline(always)]
+fn load(row: &[AtomicU32], local: &mut [f32]) {
+    for (l, a) in local.iter_mut().zip(row) {
+        *l = f32::from_bits(a.load(Relaxed));
+    }
+}
+
+/// Writes `local` back into a shared row.
+#[inline(always)]
+fn store(row: &[AtomicU32], local: &[f32]) {
+    for (a, l) in row.iter().zip(local) {
+        a.store(l.to_bits(), Relaxed);
+    }
+}
+
+/// `row += local`, read and written atomically value by value (a context
+/// word's update).
+#[inline(always)]
+fn add_into(row: &[AtomicU32], local: &[f32], scratch: &mut [f32]) {
+    load(row, scratch);
+    axpy(scratch, 1.0, local);
+    store(row, scratch);
 }
 
 /// Dot product with sixteen independent accumulators so that the compiler
@@ -106,16 +144,20 @@ fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 pub struct Worker<'a> {
     pub cfg: &'a Word2VecConfig,
     pub sigmoid: &'a SigmoidTable,
-    pub tables: Shared,
+    pub tables: Shared<'a>,
     neu1: Vec<f32>,
     neu1e: Vec<f32>,
+    /// Local copies of the rows being worked on.
+    l1: Vec<f32>,
+    out: Vec<f32>,
     drawn: Drawn,
 }
 
 impl<'a> Worker<'a> {
-    pub fn new(cfg: &'a Word2VecConfig, sigmoid: &'a SigmoidTable, tables: Shared) -> Self {
+    pub fn new(cfg: &'a Word2VecConfig, sigmoid: &'a SigmoidTable, tables: Shared<'a>) -> Self {
         let d = cfg.dim;
-        Self { cfg, sigmoid, tables, neu1: vec![0.0; d], neu1e: vec![0.0; d], drawn: Drawn::default() }
+        let zeros = || vec![0.0; d];
+        Self { cfg, sigmoid, tables, neu1: zeros(), neu1e: zeros(), l1: zeros(), out: zeros(), drawn: Drawn::default() }
     }
 
     /// Trains on one job's sentences (`words` split at `ends`) with learning
@@ -160,6 +202,7 @@ impl<'a> Worker<'a> {
     #[inline(always)]
     fn negative_sampling<D: Draws>(&mut self, input: &[f32], word: u32, alpha: f32, draws: &mut D) {
         self.neu1e.iter_mut().for_each(|x| *x = 0.0);
+        let mut out = std::mem::take(&mut self.out);
         for d in 0..=self.cfg.negative {
             let (target, label) = if d == 0 {
                 (word, 1.0)
@@ -170,35 +213,41 @@ impl<'a> Worker<'a> {
                 }
                 (t, 0.0)
             };
-            // SAFETY: target < vocab; see `Shared`.
-            let out = unsafe { self.tables.out_row(target) };
-            let Some(g) = self.sigmoid.gradient(dot(input, out), label) else { continue };
+            let row = self.tables.out_row(target);
+            load(row, &mut out);
+            let Some(g) = self.sigmoid.gradient(dot(input, &out), label) else { continue };
             let g = g * alpha;
-            axpy(&mut self.neu1e, g, out);
-            axpy(out, g, input);
+            axpy(&mut self.neu1e, g, &out);
+            axpy(&mut out, g, input);
+            store(row, &out);
         }
+        self.out = out;
     }
 
     #[inline(always)]
     fn skip_gram<D: Draws>(&mut self, s: &[u32], shrinks: &[usize], alpha: f32, draws: &mut D) {
         let window = self.cfg.window;
+        let mut l1 = std::mem::take(&mut self.l1);
         for i in 0..s.len() {
             for j in window_range(i, s.len(), window, shrinks[i]) {
                 if j == i {
                     continue;
                 }
                 // The context word's input vector predicts the centre word (word2vec.c, gensim).
-                // SAFETY: ids < vocab; see `Shared`.
-                let input = unsafe { self.tables.in_row(s[j]) };
-                self.negative_sampling(input, s[i], alpha, draws);
-                axpy(input, 1.0, &self.neu1e);
+                let row = self.tables.in_row(s[j]);
+                load(row, &mut l1);
+                self.negative_sampling(&l1, s[i], alpha, draws);
+                axpy(&mut l1, 1.0, &self.neu1e);
+                store(row, &l1);
             }
         }
+        self.l1 = l1;
     }
 
     #[inline(always)]
     fn cbow<D: Draws>(&mut self, s: &[u32], shrinks: &[usize], alpha: f32, draws: &mut D) {
         let window = self.cfg.window;
+        let mut l1 = std::mem::take(&mut self.l1);
         for i in 0..s.len() {
             let range = window_range(i, s.len(), window, shrinks[i]);
             let count = range.len() - 1;
@@ -211,17 +260,17 @@ impl<'a> Worker<'a> {
             let mut neu1 = std::mem::take(&mut self.neu1);
             neu1.iter_mut().for_each(|x| *x = 0.0);
             for j in range.clone().filter(|&j| j != i) {
-                // SAFETY: ids < vocab; see `Shared`.
-                axpy(&mut neu1, 1.0, unsafe { self.tables.in_row(s[j]) });
+                load(self.tables.in_row(s[j]), &mut l1);
+                axpy(&mut neu1, 1.0, &l1);
             }
             let inv = 1.0 / count as f32;
             neu1.iter_mut().for_each(|x| *x *= inv); // the mean of the context (gensim's cbow_mean)
             self.negative_sampling(&neu1, s[i], alpha, draws);
             for j in range.filter(|&j| j != i) {
-                // SAFETY: as above.
-                axpy(unsafe { self.tables.in_row(s[j]) }, 1.0, &self.neu1e);
+                add_into(self.tables.in_row(s[j]), &self.neu1e, &mut l1);
             }
             self.neu1 = neu1;
         }
+        self.l1 = l1;
     }
 }
