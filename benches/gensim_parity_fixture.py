@@ -3,7 +3,7 @@
 # corpus_file mode) on the first 400 sentences of data/austen, so that the test can replay
 # gensim's random stream through attend's training loop and compare the vectors.
 # Usage (from the attend checkout): $PY benches/gensim_parity_fixture.py
-# (PY: a Python with gensim 4.4 and numpy; the sentences come from `attend word2vec prepare`.)
+# (PY: a Python with gensim 4.4 and numpy; the sentences come from `attend prepare`.)
 import copy, json, os, subprocess, sys, tempfile
 import numpy as np
 import gensim

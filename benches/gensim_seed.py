@@ -1,7 +1,7 @@
 # gensim 4.4 Word2Vec with bench_w2v.py's settings, a chosen seed, on a prepared file
-# (attend word2vec prepare ...); prints analogy and similarity scores. Run from the attend checkout.
+# (attend prepare ...); prints analogy and similarity scores. Run from the attend checkout.
 # Usage: $PY benches/gensim_seed.py SEED prepared.txt [WORKERS (default 2)] [corpus_file|iterable] [VECTORS.bin]
-# (VECTORS.bin: also save the vectors in word2vec's binary format, e.g. for `attend word2vec eval`)
+# (VECTORS.bin: also save the vectors in word2vec's binary format, e.g. for `attend eval --vectors`)
 # (iterable: gensim reads LineSentence through Python; its learning rate then follows the words
 # of all workers together, whereas corpus_file mode with W > 1 workers decays it by each worker's
 # share only, see BENCHMARKS.md)

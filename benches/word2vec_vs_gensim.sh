@@ -19,10 +19,11 @@ run_pair() { # threads epochs
   "$PY" ../shared/peers/bench_w2v.py --workers "$t" --epochs "$e" --prepared "$PREP" --out "$OUT/gensim-t$t-e$e.json" \
     | grep -v '^{' | tee "$OUT/gensim-t$t-e$e.log"
   echo "== attend threads=$t epochs=$e"
-  "$ATTEND" word2vec train --corpus "$DATA/english-corpus" --out "$OUT/attend-t$t-e$e.bin" --threads "$t" --epochs "$e" --quiet \
-    | tee "$OUT/attend-t$t-e$e.log"
-  "$ATTEND" word2vec eval --vectors "$OUT/attend-t$t-e$e.bin" "${EVAL[@]}" | tee -a "$OUT/attend-t$t-e$e.log"
-  rm -f "$OUT/attend-t$t-e$e.bin"
+  rm -rf "$OUT/attend-t$t-e$e"
+  "$ATTEND" train --task word2vec --data "$DATA/english-corpus" --out "$OUT/attend-t$t-e$e" \
+    --set word2vec.threads="$t" --set word2vec.epochs="$e" --quiet | tee "$OUT/attend-t$t-e$e.log"
+  "$ATTEND" eval --vectors "$OUT/attend-t$t-e$e" "${EVAL[@]}" | tee -a "$OUT/attend-t$t-e$e.log"
+  rm -rf "$OUT/attend-t$t-e$e"
 }
 for t in $THREADS; do run_pair "$t" "$EPOCHS"; done
 [ -n "$ACC_EPOCHS" ] && run_pair 2 "$ACC_EPOCHS"

@@ -16,12 +16,12 @@ use super::{Architecture, Word2VecConfig};
 
 /// Two `[vocab, dim]` tables shared by all worker threads without locks.
 ///
-/// Every value is an `AtomicU32` holding an f32's bits, read and written with
-/// relaxed atomic loads and stores: Hogwild!'s races are intended, and in
+/// Every value is an `AtomicU32` holding an f32's bits, read and written only
+/// by relaxed atomic loads and stores: Hogwild!'s races are intended, and in
 /// the Rust memory model racing relaxed atomics are defined behaviour, where
 /// racing plain `f32` writes would be undefined. A worker copies each row it
 /// needs into a local buffer, computes there (vectorised), and writes the row
-/// back; on x86-64 a relaxed load or store is an ordinary `mov`.
+/// back (see [`load`] and [`store`] for how that stays fast).
 pub struct HogwildTables {
     input: Vec<AtomicU32>,
     output: Vec<AtomicU32>,
@@ -92,18 +92,40 @@ impl<'a> Shared<'a> {
     }
 }
 
-/// Copies a shared row into `local`.
+/// Copies a shared row into `local` (of the same length), one relaxed atomic
+/// load per value. With `AVX` (only instantiated where the CPU has AVX2),
+/// eight at a time by one vector load ([`simd::copy8`]).
 #[inline(always)]
-fn load(row: &[AtomicU32], local: &mut [f32]) {
-    for (l, a) in local.iter_mut().zip(row) {
+fn load<const AVX: bool>(row: &[AtomicU32], local: &mut [f32]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if AVX {
+        while done + 8 <= local.len().min(row.len()) {
+            // SAFETY: `AVX` is true only where the CPU has AVX2 (see `train_job`); eight
+            // values are in bounds of both; `row` holds atomics and `local` is exclusively ours.
+            unsafe { simd::copy8(row[done..].as_ptr().cast(), local[done..].as_mut_ptr()) };
+            done += 8;
+        }
+    }
+    for (l, a) in local[done..].iter_mut().zip(&row[done..]) {
         *l = f32::from_bits(a.load(Relaxed));
     }
 }
 
-/// Writes `local` back into a shared row.
+/// Writes `local` back into a shared row, one relaxed atomic store per value
+/// (with `AVX`, eight at a time by one vector store).
 #[inline(always)]
-fn store(row: &[AtomicU32], local: &[f32]) {
-    for (a, l) in row.iter().zip(local) {
+fn store<const AVX: bool>(row: &[AtomicU32], local: &[f32]) {
+    let mut done = 0;
+    #[cfg(target_arch = "x86_64")]
+    if AVX {
+        while done + 8 <= local.len().min(row.len()) {
+            // SAFETY: as in `load`, the other way round.
+            unsafe { simd::copy8(local[done..].as_ptr(), row[done..].as_ptr() as *mut f32) };
+            done += 8;
+        }
+    }
+    for (a, l) in row[done..].iter().zip(&local[done..]) {
         a.store(l.to_bits(), Relaxed);
     }
 }
@@ -111,10 +133,140 @@ fn store(row: &[AtomicU32], local: &[f32]) {
 /// `row += local`, read and written atomically value by value (a context
 /// word's update).
 #[inline(always)]
-fn add_into(row: &[AtomicU32], local: &[f32], scratch: &mut [f32]) {
-    load(row, scratch);
+fn add_into<const AVX: bool>(row: &[AtomicU32], local: &[f32], scratch: &mut [f32]) {
+    load::<AVX>(row, scratch);
     axpy(scratch, 1.0, local);
-    store(row, scratch);
+    store::<AVX>(row, scratch);
+}
+
+/// Eight values at a time between the shared tables and local buffers, and
+/// the negative-sampling arithmetic on a shared row read eight values at a
+/// time, with the same operations in the same order as [`dot`] and
+/// [`axpy`] (so the results are the same to the bit).
+#[cfg(target_arch = "x86_64")]
+mod simd {
+    use std::arch::asm;
+    use std::arch::x86_64::*;
+    use std::sync::atomic::{AtomicU32, Ordering::Relaxed};
+
+    /// Eight values of a shared row: one vector load (see [`copy8`] for why
+    /// it is eight relaxed atomic loads).
+    ///
+    /// # Safety
+    /// `p` is valid for eight 4-byte-aligned f32 values; the CPU has AVX.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn load8(p: *const AtomicU32) -> __m256 {
+        let v: __m256;
+        // SAFETY: the caller's contract.
+        unsafe {
+            asm!("vmovups {v}, ymmword ptr [{p}]", p = in(reg) p, v = out(ymm_reg) v, options(pure, readonly, nostack, preserves_flags));
+        }
+        v
+    }
+
+    /// Eight values into a shared row: one vector store (eight relaxed atomic stores).
+    ///
+    /// # Safety
+    /// As [`load8`].
+    #[target_feature(enable = "avx")]
+    #[inline]
+    unsafe fn store8(p: *const AtomicU32, v: __m256) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            asm!("vmovups ymmword ptr [{p}], {v}", p = in(reg) p, v = in(ymm_reg) v, options(nostack, preserves_flags));
+        }
+    }
+
+    /// `super::dot(input, row)`, reading the shared row directly.
+    ///
+    /// # Safety
+    /// The CPU has AVX; `row` is at least as long as `input`.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub unsafe fn dot(input: &[f32], row: &[AtomicU32]) -> f32 {
+        let n = input.len();
+        let whole = n / 16 * 16;
+        let tail: f32 = input[whole..].iter().zip(&row[whole..n]).map(|(x, y)| x * f32::from_bits(y.load(Relaxed))).sum();
+        let (mut a0, mut a1) = (_mm256_setzero_ps(), _mm256_setzero_ps());
+        for c in (0..whole).step_by(16) {
+            // SAFETY: c + 16 <= whole <= both lengths.
+            unsafe {
+                let (x0, x1) = (_mm256_loadu_ps(input.as_ptr().add(c)), _mm256_loadu_ps(input.as_ptr().add(c + 8)));
+                let (y0, y1) = (load8(row.as_ptr().add(c)), load8(row.as_ptr().add(c + 8)));
+                a0 = _mm256_add_ps(a0, _mm256_mul_ps(x0, y0));
+                a1 = _mm256_add_ps(a1, _mm256_mul_ps(x1, y1));
+            }
+        }
+        let mut acc = [0f32; 16];
+        // SAFETY: `acc` holds sixteen values.
+        unsafe {
+            _mm256_storeu_ps(acc.as_mut_ptr(), a0);
+            _mm256_storeu_ps(acc.as_mut_ptr().add(8), a1);
+        }
+        acc.iter().sum::<f32>() + tail
+    }
+
+    /// `neu1e += g·row; row += g·input`, reading and writing the shared row directly.
+    ///
+    /// # Safety
+    /// The CPU has AVX; `row` and `neu1e` are at least as long as `input`.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub unsafe fn update(row: &[AtomicU32], g: f32, input: &[f32], neu1e: &mut [f32]) {
+        let n = input.len();
+        let whole = n / 8 * 8;
+        let gv = _mm256_set1_ps(g);
+        for c in (0..whole).step_by(8) {
+            // SAFETY: c + 8 <= whole <= all three lengths.
+            unsafe {
+                let r = load8(row.as_ptr().add(c));
+                let e = _mm256_loadu_ps(neu1e.as_ptr().add(c));
+                _mm256_storeu_ps(neu1e.as_mut_ptr().add(c), _mm256_add_ps(e, _mm256_mul_ps(gv, r)));
+                let x = _mm256_loadu_ps(input.as_ptr().add(c));
+                store8(row.as_ptr().add(c), _mm256_add_ps(r, _mm256_mul_ps(gv, x)));
+            }
+        }
+        for k in whole..n {
+            let r = f32::from_bits(row[k].load(Relaxed));
+            neu1e[k] += g * r;
+            row[k].store((r + g * input[k]).to_bits(), Relaxed);
+        }
+    }
+
+    /// Copies eight f32 values from `src` to `dst` with one 32-byte vector
+    /// load and one vector store, written as inline assembly.
+    ///
+    /// Why this is a set of relaxed atomic operations, as the tables require:
+    /// x86-64 performs every naturally aligned 4-byte element access of a
+    /// vector load or store indivisibly (each value is read or written whole,
+    /// never torn), and does not reorder it against other accesses to the same
+    /// location in a way relaxed atomics forbid. An `asm!` block is, to the
+    /// Rust abstract machine, an unknown function that may do exactly what the
+    /// hardware does, so this block is eight relaxed `AtomicU32` loads from one
+    /// side and eight relaxed stores to the other — the operations the
+    /// scalar path spells out — and never a data race (the same reasoning
+    /// crates such as `atomic-maybe-uninit` use to implement atomics in asm).
+    ///
+    /// # Safety
+    /// Both pointers are valid for eight f32 values and 4-byte aligned; the
+    /// CPU has AVX; the shared side is only ever accessed atomically (or by
+    /// this function), the other side is not accessed by anyone else meanwhile.
+    #[target_feature(enable = "avx")]
+    #[inline]
+    pub unsafe fn copy8(src: *const f32, dst: *mut f32) {
+        // SAFETY: the caller's contract.
+        unsafe {
+            asm!(
+                "vmovups {v}, ymmword ptr [{src}]",
+                "vmovups ymmword ptr [{dst}], {v}",
+                src = in(reg) src,
+                dst = in(reg) dst,
+                v = out(ymm_reg) _,
+                options(nostack, preserves_flags),
+            );
+        }
+    }
 }
 
 /// Dot product with sixteen independent accumulators so that the compiler
@@ -171,23 +323,23 @@ impl<'a> Worker<'a> {
             // SAFETY: the CPU supports the features the function is compiled for.
             return unsafe { self.train_job_avx2(words, ends, alpha, draws) };
         }
-        self.train_job_any(words, ends, alpha, draws)
+        self.train_job_any::<false, D>(words, ends, alpha, draws)
     }
 
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,fma")]
     unsafe fn train_job_avx2<D: Draws>(&mut self, words: &[u32], ends: &[usize], alpha: f32, draws: &mut D) -> u64 {
-        self.train_job_any(words, ends, alpha, draws)
+        self.train_job_any::<true, D>(words, ends, alpha, draws)
     }
 
     #[inline(always)]
-    fn train_job_any<D: Draws>(&mut self, words: &[u32], ends: &[usize], alpha: f32, draws: &mut D) -> u64 {
+    fn train_job_any<const AVX: bool, D: Draws>(&mut self, words: &[u32], ends: &[usize], alpha: f32, draws: &mut D) -> u64 {
         let mut drawn = std::mem::take(&mut self.drawn);
         drawn.draw(words, ends, self.cfg.window, draws);
         for (sentence, shrinks) in drawn.sentences() {
             match self.cfg.arch {
-                Architecture::SkipGram => self.skip_gram(sentence, shrinks, alpha, draws),
-                Architecture::Cbow => self.cbow(sentence, shrinks, alpha, draws),
+                Architecture::SkipGram => self.skip_gram::<AVX, D>(sentence, shrinks, alpha, draws),
+                Architecture::Cbow => self.cbow::<AVX, D>(sentence, shrinks, alpha, draws),
             }
         }
         let effective = drawn.words.len() as u64;
@@ -200,7 +352,7 @@ impl<'a> Worker<'a> {
     /// input's gradient in `neu1e`. A noise word equal to `word` is skipped,
     /// and so is a pair scored beyond the sigmoid table (gensim).
     #[inline(always)]
-    fn negative_sampling<D: Draws>(&mut self, input: &[f32], word: u32, alpha: f32, draws: &mut D) {
+    fn negative_sampling<const AVX: bool, D: Draws>(&mut self, input: &[f32], word: u32, alpha: f32, draws: &mut D) {
         self.neu1e.iter_mut().for_each(|x| *x = 0.0);
         let mut out = std::mem::take(&mut self.out);
         for d in 0..=self.cfg.negative {
@@ -214,18 +366,26 @@ impl<'a> Worker<'a> {
                 (t, 0.0)
             };
             let row = self.tables.out_row(target);
-            load(row, &mut out);
+            #[cfg(target_arch = "x86_64")]
+            if AVX {
+                // SAFETY: `AVX` is true only where the CPU has AVX2 (see `train_job`);
+                // the row holds atomics, `input` and `neu1e` are this worker's.
+                let Some(g) = self.sigmoid.gradient(unsafe { simd::dot(input, row) }, label) else { continue };
+                unsafe { simd::update(row, g * alpha, input, &mut self.neu1e) };
+                continue;
+            }
+            load::<AVX>(row, &mut out);
             let Some(g) = self.sigmoid.gradient(dot(input, &out), label) else { continue };
             let g = g * alpha;
             axpy(&mut self.neu1e, g, &out);
             axpy(&mut out, g, input);
-            store(row, &out);
+            store::<AVX>(row, &out);
         }
         self.out = out;
     }
 
     #[inline(always)]
-    fn skip_gram<D: Draws>(&mut self, s: &[u32], shrinks: &[usize], alpha: f32, draws: &mut D) {
+    fn skip_gram<const AVX: bool, D: Draws>(&mut self, s: &[u32], shrinks: &[usize], alpha: f32, draws: &mut D) {
         let window = self.cfg.window;
         let mut l1 = std::mem::take(&mut self.l1);
         for i in 0..s.len() {
@@ -235,17 +395,17 @@ impl<'a> Worker<'a> {
                 }
                 // The context word's input vector predicts the centre word (word2vec.c, gensim).
                 let row = self.tables.in_row(s[j]);
-                load(row, &mut l1);
-                self.negative_sampling(&l1, s[i], alpha, draws);
+                load::<AVX>(row, &mut l1);
+                self.negative_sampling::<AVX, D>(&l1, s[i], alpha, draws);
                 axpy(&mut l1, 1.0, &self.neu1e);
-                store(row, &l1);
+                store::<AVX>(row, &l1);
             }
         }
         self.l1 = l1;
     }
 
     #[inline(always)]
-    fn cbow<D: Draws>(&mut self, s: &[u32], shrinks: &[usize], alpha: f32, draws: &mut D) {
+    fn cbow<const AVX: bool, D: Draws>(&mut self, s: &[u32], shrinks: &[usize], alpha: f32, draws: &mut D) {
         let window = self.cfg.window;
         let mut l1 = std::mem::take(&mut self.l1);
         for i in 0..s.len() {
@@ -260,14 +420,14 @@ impl<'a> Worker<'a> {
             let mut neu1 = std::mem::take(&mut self.neu1);
             neu1.iter_mut().for_each(|x| *x = 0.0);
             for j in range.clone().filter(|&j| j != i) {
-                load(self.tables.in_row(s[j]), &mut l1);
+                load::<AVX>(self.tables.in_row(s[j]), &mut l1);
                 axpy(&mut neu1, 1.0, &l1);
             }
             let inv = 1.0 / count as f32;
             neu1.iter_mut().for_each(|x| *x *= inv); // the mean of the context (gensim's cbow_mean)
-            self.negative_sampling(&neu1, s[i], alpha, draws);
+            self.negative_sampling::<AVX, D>(&neu1, s[i], alpha, draws);
             for j in range.filter(|&j| j != i) {
-                add_into(self.tables.in_row(s[j]), &self.neu1e, &mut l1);
+                add_into::<AVX>(self.tables.in_row(s[j]), &self.neu1e, &mut l1);
             }
             self.neu1 = neu1;
         }
