@@ -368,7 +368,14 @@ impl RunConfig {
             merge(&mut value, over);
             Self::from_value(task, &value, &origin)?;
         }
-        for o in overrides.iter().filter(|o| o.key != "task") {
+        let overrides: Vec<Override> = overrides.iter().filter(|o| o.key != "task").cloned().collect();
+        Self::with_overrides(task, value, &overrides)
+    }
+
+    /// `value` (a full config of `task`) with `overrides` set in order, each
+    /// checked as it comes so that an error names the override at fault.
+    fn with_overrides(task: Task, mut value: toml::Value, overrides: &[Override]) -> Result<Self> {
+        for o in overrides {
             let mut single = toml::Value::Table(Default::default());
             set_path(&mut single, &o.key, o.value.clone(), &o.origin)?;
             check_keys(&single, task, &o.origin)?;
@@ -408,18 +415,7 @@ impl RunConfig {
     /// This config with `overrides` applied in order (e.g. the `train.*`
     /// settings a resumed run changes).
     pub fn apply(&self, overrides: &[Override]) -> Result<Self> {
-        let task = self.task();
-        let mut value = self.to_value()?;
-        for o in overrides {
-            let mut single = toml::Value::Table(Default::default());
-            set_path(&mut single, &o.key, o.value.clone(), &o.origin)?;
-            check_keys(&single, task, &o.origin)?;
-            set_path(&mut value, &o.key, o.value.clone(), &o.origin)?;
-            Self::from_value(task, &value, &o.origin)?;
-        }
-        let cfg = Self::from_value(task, &value, "config")?;
-        cfg.validate()?;
-        Ok(cfg)
+        Self::with_overrides(self.task(), self.to_value()?, overrides)
     }
 
     /// Writes the resolved config as TOML.

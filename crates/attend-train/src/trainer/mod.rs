@@ -38,7 +38,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
-use burn::module::Module;
+use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 
@@ -165,6 +165,20 @@ pub struct Fitted<M> {
     pub notes: Vec<String>,
 }
 
+/// Initialises every parameter of `model` now. Burn draws some parameters
+/// (embedding tables, for one) lazily, at their first use: without this they
+/// would take their values from whatever the device's generator holds at the
+/// first training step (the step's own seed), not from `train.seed`.
+fn initialise_now<M: Module>(model: &M) {
+    struct Touch;
+    impl ModuleVisitor for Touch {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let _ = param.val();
+        }
+    }
+    model.visit(&mut Touch);
+}
+
 /// Total optimizer steps of a run with `per_epoch` batches per epoch.
 pub fn total_steps(s: &TrainSettings, per_epoch: usize) -> usize {
     let by_epochs = if s.epochs > 0 { per_epoch * s.epochs } else { usize::MAX };
@@ -193,6 +207,7 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
     let inner = first.clone().inner();
     device.seed(s.seed);
     let mut model = task.init_model(&device)?;
+    initialise_now(&model);
     let mut optim = optim::adam(s);
     let mut state = TrainState::default();
     let mut notes = Vec::new();

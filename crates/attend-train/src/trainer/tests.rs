@@ -286,3 +286,43 @@ fn a_checkpoint_replaces_the_old_one_whole_and_half_written_ones_are_ignored() {
     assert_eq!((weights(&back), st), (weights(&model), state));
     std::fs::remove_dir_all(run).unwrap();
 }
+
+/// A model whose parameters Burn draws lazily (an embedding table) gets the
+/// same weights from the same `train.seed` whatever the first step's seed is.
+#[test]
+fn lazily_drawn_parameters_come_from_the_runs_seed() {
+    let _rng = crate::rng_lock();
+    struct Lazy;
+    impl Trainable for Lazy {
+        type Model = burn::nn::Embedding;
+        type Batch = ();
+        fn init_model(&self, device: &Device) -> crate::Result<Self::Model> {
+            Ok(burn::nn::EmbeddingConfig::new(5, 3).init(device))
+        }
+        fn width(&self) -> usize {
+            3
+        }
+        fn epoch(&self, _epoch: usize) -> Vec<()> {
+            vec![()]
+        }
+        fn loss(&self, model: &Self::Model, _: &(), device: &Device) -> crate::Result<Loss> {
+            let ids = Tensor::<2, Int>::from_data(TensorData::new(vec![1i64, 2], [1, 2]), device);
+            Ok(Loss { value: model.forward(ids).sum().mul_scalar(0.0), terms: 1, tokens: 2 })
+        }
+        fn split(&self, _: &(), _: usize) -> Vec<()> {
+            vec![()]
+        }
+        fn evaluate(&self, _: &Self::Model, _: &Device, _: usize) -> crate::Result<Evaluation> {
+            Ok(Evaluation { columns: vec![], score: 0.0, summary: String::new() })
+        }
+    }
+    // Without the trainer initialising them at once, the table would be drawn at the first
+    // step, after the device was seeded with that step's seed, and differ from this one.
+    let s = TrainSettings { max_steps: 1, epochs: 0, clip_norm: 0.0, ..settings(1) };
+    let f = fit(&Lazy, &s, &run_dir("lazy"), new(), &[cpu()], &quiet()).unwrap();
+    let dev = cpu().autodiff();
+    dev.seed(s.seed);
+    let fresh = Lazy.init_model(&dev).unwrap();
+    let w = weights(&fresh); // drawn now, right after seeding
+    assert_eq!(weights(&f.model), w, "the loss is zero, so the weights are the initial ones");
+}

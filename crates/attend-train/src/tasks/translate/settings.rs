@@ -242,7 +242,9 @@ pub struct TranslateConfig {
 }
 
 /// The copy task (`task = "copy"`): a small Transformer learns to copy
-/// random strings; a quick check that the whole stack learns.
+/// random strings; a quick check that the whole stack learns. Adam at 1e-3
+/// after 100 warm-up steps, cosine decay to 1e-4: at a constant rate the last
+/// epochs wander between 94 and 98 % exact; decayed, two seeds end at 100 %.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CopyConfig {
@@ -260,8 +262,9 @@ impl Default for CopyConfig {
             train: TrainSettings {
                 epochs: 4,
                 warmup_steps: 100,
-                schedule: ScheduleKind::Constant,
+                schedule: ScheduleKind::Cosine,
                 lr: 1e-3,
+                min_lr: 1e-4,
                 label_smoothing: 0.0,
                 checkpoint_every: 0,
                 ..TrainSettings::default()
