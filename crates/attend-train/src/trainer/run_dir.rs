@@ -84,3 +84,34 @@ pub fn weights_dir(run: &Path) -> Result<PathBuf> {
         .map(|(_, d)| d)
         .ok_or_else(|| TrainError::Checkpoint { path: run.into(), reason: "the run has no trained weights yet".into() })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trainer::checkpoint::{save_weights, step_dir, write_dir, TrainState};
+
+    #[test]
+    fn a_run_directory_is_created_once_and_its_weights_found() {
+        let dir = std::env::temp_dir().join(format!("attend-rundir-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let cfg = RunConfig::default();
+        create(&dir, &cfg, &[("vocab.json".into(), b"{}".to_vec())]).unwrap();
+        assert_eq!(config(&dir).unwrap(), cfg);
+        assert_eq!(std::fs::read(dir.join("vocab.json")).unwrap(), b"{}");
+        let again = create(&dir, &cfg, &[]).unwrap_err().to_string();
+        assert!(again.contains("already holds a run"), "{again}");
+        assert!(matches!(config(&dir.join("nothing")), Err(TrainError::NotARun(_))));
+        // No weights yet; then the newest checkpoint; then best/.
+        assert!(weights_dir(&dir).unwrap_err().to_string().contains("no trained weights"));
+        let ckpt = step_dir(&dir, 5);
+        std::fs::create_dir_all(ckpt.parent().unwrap()).unwrap();
+        write_dir(&ckpt, &[("state.json", b"{}".to_vec()), ("model.bpk", vec![])]).unwrap();
+        assert_eq!(weights_dir(&dir).unwrap(), ckpt);
+        let model = burn::nn::LinearConfig::new(2, 2).init(&burn::prelude::Device::default());
+        save_weights(&dir.join(BEST), &model, &TrainState::default()).unwrap();
+        assert_eq!(weights_dir(&dir).unwrap(), dir.join(BEST));
+        std::fs::remove_dir_all(&dir).unwrap();
+        let name = default_path(Task::Lm).display().to_string();
+        assert!(name.starts_with("runs/lm-2") && name.len() == "runs/lm-20261203-081606".len(), "{name}");
+    }
+}
