@@ -42,6 +42,8 @@ enum Command {
     /// Score a trained run (translation BLEU, language-model loss, classifier accuracy)
     /// or word vectors (analogies, similarity).
     Eval(eval_cli::EvalArgs),
+    /// Score translations against references (BLEU and chrF, with their signatures), no model needed.
+    Score(translate_cli::ScoreArgs),
     /// Word vectors: the words nearest to A − B + C (`king man woman` ≈ queen).
     Analogy(word2vec_cli::AnalogyArgs),
     /// Word vectors: the words nearest to each given word.
@@ -123,6 +125,7 @@ fn main() -> ExitCode {
         Command::Generate(a) => lm_cli::cmd_generate(a),
         Command::Classify(a) => classify_cli::cmd_classify(a),
         Command::Eval(a) => eval_cli::cmd_eval(a),
+        Command::Score(a) => translate_cli::cmd_score(a),
         Command::Analogy(a) => word2vec_cli::cmd_analogy(a),
         Command::Neighbors(a) => word2vec_cli::cmd_neighbors(a),
         Command::Prepare(a) => word2vec_cli::cmd_prepare(a),

@@ -86,25 +86,73 @@ pub fn cmd_translate(a: TranslateArgs) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// `attend eval --run RUN --src FILE --ref FILE` (or `--tsv FILE`): corpus BLEU.
+/// `attend eval --run RUN --src FILE --ref FILE` (or `--tsv FILE`): corpus BLEU and chrF.
 pub fn eval_bleu(run_dir: &Path, pairs: &[attend::data::Pair], device: &crate::DeviceArg, decode: &crate::DecodeArgs) -> Result<ExitCode> {
     let run = load(run_dir, device, decode)?;
     let srcs: Vec<String> = pairs.iter().map(|p| p.src.clone()).collect();
     let refs: Vec<String> = pairs.iter().map(|p| p.tgt.clone()).collect();
-    let (bleu, distinct) = run.bleu(&srcs, &refs)?;
+    let (scores, distinct) = run.scores(&srcs, &refs)?;
     let decoding = match run.beam {
         Some(b) => format!("beam {}, length penalty {}", b.size, b.length_penalty),
         None => "greedy".into(),
     };
-    let precisions: Vec<String> = bleu.counts.iter().zip(bleu.totals).map(|(c, t)| format!("{:.1}", 100.0 * *c as f64 / t.max(1) as f64)).collect();
+    let b = &scores.bleu;
     println!(
-        "BLEU {:.2}  ({} sentences, {} distinct sources; {decoding}; 13a tokens, exp smoothing; precisions {}; sys_len {} ref_len {})",
-        bleu.score,
+        "BLEU {:.2}  ({} sentences, {} distinct sources; {decoding}; precisions {}; sys_len {} ref_len {})",
+        b.score,
         pairs.len(),
         distinct,
-        precisions.join("/"),
-        bleu.sys_len,
-        bleu.ref_len
+        scores.precisions(),
+        b.sys_len,
+        b.ref_len
     );
+    println!("{}", scores.chrf_and_signatures());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct ScoreArgs {
+    /// Translations, one per line.
+    #[arg(long, value_name = "FILE")]
+    hyp: PathBuf,
+    /// References, line-aligned with --hyp; repeat for several references per sentence.
+    #[arg(long = "ref", value_name = "FILE", required = true, num_args = 1..)]
+    refs: Vec<PathBuf>,
+}
+
+/// Lines of `path` (blank lines kept: an empty translation is a translation).
+fn lines(path: &Path, flag: &str) -> Result<Vec<String>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("{flag} {}", path.display()))?;
+    let mut v: Vec<String> = text.split('\n').map(|l| l.strip_suffix('\r').unwrap_or(l).to_string()).collect();
+    if v.last().is_some_and(|l| l.is_empty()) {
+        v.pop();
+    }
+    Ok(v)
+}
+
+/// `attend score --hyp FILE --ref FILE...`: BLEU and chrF of any translations, no model needed.
+pub fn cmd_score(a: ScoreArgs) -> Result<ExitCode> {
+    let hyps = lines(&a.hyp, "--hyp")?;
+    let mut per_segment: Vec<Vec<String>> = vec![Vec::new(); hyps.len()];
+    for r in &a.refs {
+        let refs = lines(r, "--ref")?;
+        if refs.len() != hyps.len() {
+            bail!("--ref {} has {} lines, --hyp {} has {}", r.display(), refs.len(), a.hyp.display(), hyps.len());
+        }
+        for (seg, line) in per_segment.iter_mut().zip(refs) {
+            seg.push(line);
+        }
+    }
+    let scores = attend::train::tasks::translate::score::score(&hyps, &per_segment);
+    let b = &scores.bleu;
+    println!(
+        "BLEU {:.2}  ({} sentences; precisions {}; sys_len {} ref_len {})",
+        b.score,
+        hyps.len(),
+        scores.precisions(),
+        b.sys_len,
+        b.ref_len
+    );
+    println!("{}", scores.chrf_and_signatures());
     Ok(ExitCode::SUCCESS)
 }

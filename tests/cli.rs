@@ -309,3 +309,29 @@ fn every_architecture_trains_translates_and_evaluates() {
     assert_ne!(code, 0);
     assert!(err.contains("dot attention"), "{err}");
 }
+
+#[test]
+fn score_prints_bleu_and_chrf_as_sacrebleu_does_with_signatures() {
+    let fx = "tests/fixtures/bleu";
+    let (hyp, r1, r2) = (format!("{fx}/hyp.txt"), format!("{fx}/ref.txt"), format!("{fx}/ref2.txt"));
+    let expected: serde_json::Value = serde_json::from_str(&std::fs::read_to_string("tests/fixtures/chrf/expected.json").unwrap()).unwrap();
+    let bleu: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(format!("{fx}/expected.json")).unwrap()).unwrap();
+    for (refs, case, bleu_case) in [(vec![r1.as_str()], "single_ref", "single_ref"), (vec![&r1, &r2], "two_refs", "two_refs")] {
+        let mut args = vec!["score", "--hyp", hyp.as_str(), "--ref"];
+        args.extend(refs.iter().copied());
+        let (code, out, err) = run(&args);
+        assert_eq!(code, 0, "{err}");
+        let want_bleu = format!("BLEU {:.2} ", bleu[bleu_case]["score"].as_f64().unwrap());
+        let want_chrf = format!("chrF2 {:.2}\n", expected[case]["score"].as_f64().unwrap());
+        assert!(out.starts_with(&want_bleu) && out.contains(&want_chrf), "{out}");
+        let n = refs.len();
+        assert!(out.contains(&format!("BLEU|nrefs:{n}|case:mixed|eff:no|tok:13a|smooth:exp|version:attend-")), "{out}");
+        assert!(out.contains(&format!("chrF2|nrefs:{n}|case:mixed|eff:yes|nc:6|nw:0|space:no|version:attend-")), "{out}");
+    }
+    let dir = tmp_dir("cli-score");
+    let short = dir.join("short.txt");
+    std::fs::write(&short, "one line\n").unwrap();
+    let (code, _, err) = run(&["score", "--hyp", &hyp, "--ref", short.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("short.txt has 1 lines") && err.contains("hyp.txt has 12"), "{err}");
+}

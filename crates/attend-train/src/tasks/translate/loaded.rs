@@ -8,7 +8,8 @@ use attend_model::{AttentionPick, BeamOptions, Decoded, Seq2SeqModel};
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::bleu::{corpus_bleu, Bleu};
+use super::bleu::Bleu;
+use super::score::{score, Scores};
 use super::data::{Seq2SeqRun, SRC_VOCAB, TGT_VOCAB};
 use super::{batch, model_config};
 use crate::config::RunConfig;
@@ -81,11 +82,19 @@ impl LoadedRun {
     /// (identical sources are translated once, with all their references;
     /// references are lowercased when the run lowercases its text).
     pub fn bleu(&self, sources: &[String], references: &[String]) -> Result<(Bleu, usize)> {
+        let (scores, distinct) = self.scores(sources, references)?;
+        Ok((scores.bleu, distinct))
+    }
+
+    /// BLEU and chrF (with their signatures) of the translations of `sources`
+    /// against `references`, grouped as [`LoadedRun::bleu`] does; also the
+    /// number of distinct sources.
+    pub fn scores(&self, sources: &[String], references: &[String]) -> Result<(Scores, usize)> {
         let view = self.view();
         let references: Vec<String> = references.iter().map(|r| view.reference_text(r)).collect();
         let (srcs, refs) = batch::group_references(sources, &references);
         let (hyps, _) = self.translate(&srcs, None)?;
-        Ok((corpus_bleu(&hyps, &refs), srcs.len()))
+        Ok((score(&hyps, &refs), srcs.len()))
     }
 
     /// The tokens of `sentence` as the source vocabulary sees them (for plots).

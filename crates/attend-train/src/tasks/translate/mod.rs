@@ -6,9 +6,11 @@
 
 pub mod batch;
 pub mod bleu;
+pub mod chrf;
 pub mod compare;
 pub mod data;
 pub mod loaded;
+pub mod score;
 pub mod settings;
 
 use std::path::Path;
