@@ -50,6 +50,8 @@ enum Command {
     Neighbors(word2vec_cli::NeighborsArgs),
     /// Write the token stream word2vec trains on, one sentence per line (to compare with other tools).
     Prepare(word2vec_cli::PrepareArgs),
+    /// Average the newest checkpoints of a run into a new run (its best/ is the average).
+    Average(AverageArgs),
     /// Train RNN, LSTM, GRU, LSTM+attention and Transformer translators on the same data
     /// and budget; print a table and plot BLEU by source length and loss against time.
     Compare(compare_cli::CompareArgs),
@@ -87,6 +89,30 @@ impl DecodeArgs {
         }
         Ok(self.beam.map(|size| BeamOptions { size: size as usize, length_penalty: self.length_penalty }))
     }
+}
+
+#[derive(Args)]
+struct AverageArgs {
+    /// The run whose checkpoints to average.
+    #[arg(long, value_name = "RUN_DIR")]
+    run: PathBuf,
+    /// How many of the newest checkpoints.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    last: usize,
+    /// The new run directory (default: RUN_DIR-avgN).
+    #[arg(long, value_name = "RUN_DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArg,
+}
+
+fn cmd_average(a: AverageArgs) -> Result<ExitCode> {
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}-avg{}", a.run.display(), a.last)));
+    let device = run_device(&a.run, &a.device)?;
+    let done = attend::train::tasks::average::average_run(&a.run, a.last, &out, &device)?;
+    let steps: Vec<String> = done.steps.iter().map(|s| s.to_string()).collect();
+    println!("averaged the checkpoints of steps {} into {} (its best/)", steps.join(", "), done.out.display());
+    Ok(ExitCode::SUCCESS)
 }
 
 #[derive(Args)]
@@ -129,6 +155,7 @@ fn main() -> ExitCode {
         Command::Analogy(a) => word2vec_cli::cmd_analogy(a),
         Command::Neighbors(a) => word2vec_cli::cmd_neighbors(a),
         Command::Prepare(a) => word2vec_cli::cmd_prepare(a),
+        Command::Average(a) => cmd_average(a),
         Command::Compare(a) => compare_cli::cmd_compare(a),
         Command::Bench(a) => bench_cli::cmd_bench(a),
         Command::Info(a) => cmd_info(a),

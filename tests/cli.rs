@@ -335,3 +335,26 @@ fn score_prints_bleu_and_chrf_as_sacrebleu_does_with_signatures() {
     assert_ne!(code, 0);
     assert!(err.contains("short.txt has 1 lines") && err.contains("hyp.txt has 12"), "{err}");
 }
+
+#[test]
+fn the_average_of_the_last_checkpoints_is_a_run_that_translates() {
+    let dir = tmp_dir("cli-average");
+    let run_dir = dir.join("run");
+    let (code, _, err) = train_small(&run_dir, &["--set", "train.max_steps=6", "--set", "train.checkpoint_every=2", "--set", "train.keep_checkpoints=3"]);
+    assert_eq!(code, 0, "{err}");
+    let (r, out) = (run_dir.to_str().unwrap(), dir.join("avg"));
+    let (code, stdout, err) = run(&["average", "--run", r, "--last", "3", "--out", out.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("steps 2, 4, 6"), "{stdout}");
+    let ws: Vec<Vec<f32>> = [2, 4, 6].iter().map(|s| attend_weights(&run_dir.join(format!("checkpoints/step-{s:08}/model.bpk")), &run_dir)).collect();
+    let avg = attend_weights(&out.join("best/model.bpk"), &out);
+    for (i, a) in avg.iter().enumerate() {
+        let mean = (ws[0][i] + ws[1][i] + ws[2][i]) / 3.0;
+        assert!((a - mean).abs() < 1e-6, "parameter {i}: {a} vs {mean}");
+    }
+    let (code, t, err) = run(&["translate", "--run", out.to_str().unwrap(), "I am here."]);
+    assert_eq!((code, t.lines().count()), (0, 1), "{err}");
+    let (code, _, err) = run(&["average", "--run", r, "--last", "5", "--out", dir.join("avg5").to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--last 5") && err.contains("3 checkpoint(s)"), "{err}");
+}

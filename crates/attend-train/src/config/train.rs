@@ -39,6 +39,14 @@ pub struct TrainSettings {
     pub ema: f64,
     /// Clip the global gradient norm to this (0 = off).
     pub clip_norm: f32,
+    /// Batches whose gradients are summed before each optimizer step
+    /// (gradient accumulation: a k times larger batch at the memory of one).
+    #[serde(default = "one")]
+    pub accumulate: usize,
+    /// Stop when this many evaluations in a row have not improved the best
+    /// validation score (early stopping; 0 = off).
+    #[serde(default)]
+    pub patience: usize,
     /// Label smoothing ε_ls of the cross-entropy (Szegedy et al., 2016).
     pub label_smoothing: f32,
     /// Evaluate every N steps (0 = at epoch ends, unless `eval_every_s` is set).
@@ -60,6 +68,10 @@ pub struct TrainSettings {
     pub device: String,
 }
 
+fn one() -> usize {
+    1
+}
+
 impl Default for TrainSettings {
     fn default() -> Self {
         Self {
@@ -76,6 +88,8 @@ impl Default for TrainSettings {
             weight_decay: 0.0,
             ema: 0.0,
             clip_norm: 1.0,
+            accumulate: 1,
+            patience: 0,
             label_smoothing: 0.1,
             eval_every: 0,
             eval_every_s: 0.0,
@@ -101,6 +115,9 @@ impl TrainSettings {
         }
         if !(self.lr > 0.0) || !(self.min_lr >= 0.0) {
             return Err(format!("train.lr = {}, train.min_lr = {}: need lr > 0 and min_lr >= 0", self.lr, self.min_lr));
+        }
+        if self.accumulate == 0 {
+            return Err("train.accumulate = 0: a step needs at least one batch".into());
         }
         if self.keep_checkpoints == 0 {
             return Err("train.keep_checkpoints = 0: keep at least the newest checkpoint".into());

@@ -9,6 +9,7 @@
 //! run ([`plan`]: task, config, run directory, resume rules) and trains it
 //! ([`train`]).
 
+pub mod average;
 pub mod classify;
 pub mod lm;
 pub mod spell;

@@ -45,6 +45,9 @@ pub struct TrainState {
     pub window_loss: f64,
     #[serde(default)]
     pub window_steps: usize,
+    /// Evaluations since the best one (for `train.patience`).
+    #[serde(default)]
+    pub evals_since_best: usize,
 }
 
 impl TrainState {

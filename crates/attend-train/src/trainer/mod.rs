@@ -19,6 +19,7 @@
 //! updates, no autodiff) and shares the run directory, atomic writes, Ctrl-C
 //! and the progress display with this one.
 
+pub mod average;
 pub mod checkpoint;
 pub mod clip;
 pub mod ema;
@@ -163,6 +164,8 @@ pub struct Fitted<M> {
     pub params: usize,
     /// Lines reported by [`Trainable::prepare_fresh`].
     pub notes: Vec<String>,
+    /// Whether `train.patience` ended the run before its last step.
+    pub stopped_early: bool,
 }
 
 /// Initialises every parameter of `model` now. Burn draws some parameters
@@ -237,7 +240,7 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
     if per_epoch == 0 {
         return Err(TrainError::Invalid("the training data gives no batch".into()));
     }
-    let total = total_steps(s, per_epoch);
+    let total = total_steps(s, per_epoch.div_ceil(s.accumulate));
     let schedule = Schedule { kind: s.schedule, lr: s.lr, min_lr: s.min_lr, warmup: s.warmup_steps, d_model: task.width(), total };
     let params = model.num_params();
     let bar = progress::steps(total as u64, !opts.quiet);
@@ -246,6 +249,7 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
     let (elapsed_before, train_secs_before, tokens_before) = (state.elapsed_secs, state.train_secs(), state.tokens);
     let mut last_eval = None;
     let mut outcome = Outcome::Finished;
+    let mut stopped_early = false;
     let within_budget = |st: &TrainState| s.time_budget_s <= 0.0 || st.train_secs() < s.time_budget_s;
     let metrics_path = run.join(run_dir::METRICS);
     'epochs: while (s.epochs == 0 || state.epoch < s.epochs) && state.step < total && within_budget(&state) {
@@ -254,11 +258,11 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
             if state.step >= total {
                 break 'epochs;
             }
-            let batch = &batches[state.batch_in_epoch];
+            let group = &batches[state.batch_in_epoch..(state.batch_in_epoch + s.accumulate).min(batches.len())];
             let seed = step_seed(s.seed, state.step);
-            let (value, tokens, grads) = if replicas.len() == 1 {
+            let (value, tokens, grads) = if replicas.len() == 1 && group.len() == 1 {
                 device.seed(seed);
-                let loss = task.loss(&model, batch, &device)?;
+                let loss = task.loss(&model, &group[0], &device)?;
                 let value: f32 = loss.value.clone().into_scalar();
                 let tokens = loss.tokens;
                 if value.is_finite() {
@@ -267,7 +271,7 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
                     (value, tokens, GradientsParams::new())
                 }
             } else {
-                parallel::gradients(task, &model, batch, &replicas, seed)?
+                parallel::gradients(task, &model, group, &replicas, seed)?
             };
             if !value.is_finite() {
                 bar.finish_and_clear();
@@ -280,7 +284,7 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
             }
             let trained_before = state.train_secs();
             state.step += 1;
-            state.batch_in_epoch += 1;
+            state.batch_in_epoch += group.len();
             state.tokens += tokens as u64;
             state.elapsed_secs = elapsed_before + started.elapsed().as_secs_f64();
             state.window_loss += value as f64;
@@ -332,12 +336,20 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
                 if state.best_score.is_none_or(|b| e.score > b) {
                     state.best_score = Some(e.score);
                     state.best_step = state.step;
+                    state.evals_since_best = 0;
                     checkpoint::save_weights(&run.join(run_dir::BEST), &kept_model, &state)?;
+                } else {
+                    state.evals_since_best += 1;
                 }
                 last_eval = Some(e);
             }
+            let patience_out = s.patience > 0 && state.evals_since_best >= s.patience;
+            if patience_out {
+                stopped_early = true;
+                progress::say(&bar, opts.quiet, &format!("stopping early: {} evaluations without a better validation score", s.patience));
+            }
             let interrupted = opts.interrupt.load(Ordering::SeqCst);
-            let ckpt_now = at_end || (s.checkpoint_every > 0 && state.step % s.checkpoint_every == 0) || (epoch_end && s.checkpoint_every == 0);
+            let ckpt_now = at_end || patience_out || (s.checkpoint_every > 0 && state.step % s.checkpoint_every == 0) || (epoch_end && s.checkpoint_every == 0);
             if ckpt_now || interrupted {
                 let extra = match &ema {
                     Some(e) => vec![(checkpoint::EMA_FILE, checkpoint::model_bytes(&e.model)?)],
@@ -350,7 +362,7 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
                 outcome = Outcome::Interrupted;
                 break 'epochs;
             }
-            if budget_hit {
+            if budget_hit || patience_out {
                 break 'epochs;
             }
             if epoch_end {
@@ -360,5 +372,5 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
     }
     bar.finish_and_clear();
     let model = kept(&model, &ema);
-    Ok(Fitted { model, outcome, state, last_eval, params, notes })
+    Ok(Fitted { model, outcome, state, last_eval, params, notes, stopped_early })
 }

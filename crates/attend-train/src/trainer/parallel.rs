@@ -1,62 +1,96 @@
-//! Data-parallel training over several devices of one machine
-//! (`--device wgpu:0,wgpu:1`), as burn-train's multi-device strategy does it:
-//! each device gets a replica of the model and one share of the batch and
-//! computes the gradients of its share; the gradients are moved to the first
-//! device and summed there, and one optimizer step updates the weights,
-//! which every replica takes again at the next step.
+//! One optimizer step's gradients when it is more than one forward pass:
+//! data-parallel training over several devices of one machine
+//! (`--device wgpu:0,wgpu:1`) and gradient accumulation over several batches
+//! (`train.accumulate`).
 //!
-//! Each share's mean loss is weighted by its share of the batch's terms, so
-//! the sum of the replicas' gradients is the gradient of the whole batch's
-//! mean loss: two replicas give the update one replica gives on the merged
-//! batch (a test checks it).
+//! Data parallelism, as burn-train's multi-device strategy does it: each
+//! device gets a replica of the model and one share of the batch and computes
+//! the gradients of its share; the gradients are moved to the first device and
+//! summed there, and one optimizer step updates the weights, which every
+//! replica takes again at the next step. Accumulation runs the batches of one
+//! step one after another, so only one forward graph is alive at a time.
 //!
-//! The replicas are driven from one thread, one after the other: on GPUs
-//! their kernels are queued without waiting, so the devices work side by
-//! side. Burn 0.22.1 implements an all-reduce collective only for CUDA
-//! (NCCL) and has no training across machines; attend does neither.
+//! Each share's mean loss is weighted by its share of the step's terms
+//! (target tokens, texts), so the sum of the gradients is the gradient of the
+//! whole step's mean loss: two replicas give the update one replica gives on
+//! the merged batch, and k accumulated half-batches the update of the full
+//! batch (tests check both).
+//!
+//! The replicas are driven from one thread, one after the other: on GPUs their
+//! kernels are queued without waiting, so the devices work side by side.
+//! Burn 0.22.1 implements an all-reduce collective only for CUDA (NCCL) and has
+//! no training across machines; attend does neither.
 
-use burn::module::Module;
-use burn::optim::{GradientsAccumulator, GradientsParams};
+use burn::module::{Module, ModuleVisitor, Param, ParamId};
+use burn::optim::GradientsParams;
 use burn::prelude::*;
 
 use super::Trainable;
 use crate::error::Result;
 
-/// The seed of replica `index` at a step whose seed is `seed` (the first
-/// replica draws what a single device draws).
-fn replica_seed(seed: u64, index: usize) -> u64 {
+/// The seed of share `index` at a step whose seed is `seed` (the first share
+/// draws what a single batch on one device draws).
+fn share_seed(seed: u64, index: usize) -> u64 {
     seed ^ (index as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15)
 }
 
-/// The gradients of `batch` under `model`, split over `devices` (autodiff
-/// devices; the first holds `model`): returns the batch's mean loss, its
-/// tokens, and the summed gradients on the first device. A non-finite loss
-/// is returned with empty gradients.
-pub fn gradients<T: Trainable>(task: &T, model: &T::Model, batch: &T::Batch, devices: &[Device], seed: u64) -> Result<(f32, usize, GradientsParams)> {
-    let shares = task.split(batch, devices.len());
-    let mut losses = Vec::with_capacity(shares.len());
-    for (i, (share, device)) in shares.iter().zip(devices).enumerate() {
-        device.seed(replica_seed(seed, i));
-        let replica = if i == 0 { model.clone() } else { model.clone().fork(device) };
+/// `sum += w · grads`, parameter by parameter.
+struct AddScaled<'a> {
+    sum: &'a mut GradientsParams,
+    grads: GradientsParams,
+    weight: f64,
+}
+
+impl AddScaled<'_> {
+    fn add<const D: usize>(&mut self, id: ParamId) {
+        let Some(g) = self.grads.remove::<D>(id) else { return };
+        let g = g.mul_scalar(self.weight);
+        let total = match self.sum.remove::<D>(id) {
+            Some(t) => t + g,
+            None => g,
+        };
+        self.sum.register::<D>(id, total);
+    }
+}
+
+impl ModuleVisitor for AddScaled<'_> {
+    fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+        self.add::<D>(param.id);
+    }
+}
+
+/// The gradients of one optimizer step over `batches` (accumulated), each
+/// split over `devices` (autodiff devices; the first holds `model`): returns
+/// the step's mean loss, its tokens, and the summed gradients on the first
+/// device. A non-finite loss is returned with empty gradients.
+pub fn gradients<T: Trainable>(task: &T, model: &T::Model, batches: &[T::Batch], devices: &[Device], seed: u64) -> Result<(f32, usize, GradientsParams)> {
+    let mut shares = Vec::new();
+    for batch in batches {
+        for (i, share) in task.split(batch, devices.len()).into_iter().enumerate() {
+            shares.push((share, i));
+        }
+    }
+    let mut parts = Vec::with_capacity(shares.len());
+    for (k, (share, d)) in shares.iter().enumerate() {
+        let device = &devices[*d];
+        device.seed(share_seed(seed, k));
+        let replica = if k == 0 { model.clone() } else { model.clone().fork(device) };
         let loss = task.loss(&replica, share, device)?;
-        losses.push((replica, loss));
+        let value = loss.value.clone().into_scalar::<f32>();
+        if !value.is_finite() {
+            return Ok((value, loss.tokens, GradientsParams::new()));
+        }
+        let grads = GradientsParams::from_grads(loss.value.backward(), &replica).to_device(&devices[0], &replica);
+        parts.push((value, loss.terms, loss.tokens, grads));
     }
-    let terms: usize = losses.iter().map(|(_, l)| l.terms).sum::<usize>().max(1);
-    let tokens = losses.iter().map(|(_, l)| l.tokens).sum();
+    let terms: usize = parts.iter().map(|p| p.1).sum::<usize>().max(1);
+    let tokens = parts.iter().map(|p| p.2).sum();
     let mut value = 0f64;
-    let mut weighted = Vec::with_capacity(losses.len());
-    for (replica, loss) in losses {
-        let w = loss.terms as f64 / terms as f64;
-        value += loss.value.clone().into_scalar::<f32>() as f64 * w;
-        weighted.push((replica, loss.value.mul_scalar(w)));
+    let mut sum = GradientsParams::new();
+    for (v, t, _, grads) in parts {
+        let weight = t as f64 / terms as f64;
+        value += v as f64 * weight;
+        model.visit(&mut AddScaled { sum: &mut sum, grads, weight });
     }
-    if !value.is_finite() {
-        return Ok((value as f32, tokens, GradientsParams::new()));
-    }
-    let mut sum = GradientsAccumulator::<T::Model>::new();
-    for (replica, loss) in weighted {
-        let grads = GradientsParams::from_grads(loss.backward(), &replica).to_device(&devices[0], &replica);
-        sum.accumulate(model, grads);
-    }
-    Ok((value as f32, tokens, sum.grads()))
+    Ok((value as f32, tokens, sum))
 }

@@ -107,7 +107,8 @@ mod tests {
         std::fs::create_dir_all(ckpt.parent().unwrap()).unwrap();
         write_dir(&ckpt, &[("state.json", b"{}".to_vec()), ("model.bpk", vec![])]).unwrap();
         assert_eq!(weights_dir(&dir).unwrap(), ckpt);
-        let model = burn::nn::LinearConfig::new(2, 2).init(&burn::prelude::Device::default());
+        #[allow(deprecated)]
+        let model = burn::nn::LinearConfig::new(2, 2).init(&burn::prelude::Device::ndarray());
         save_weights(&dir.join(BEST), &model, &TrainState::default()).unwrap();
         assert_eq!(weights_dir(&dir).unwrap(), dir.join(BEST));
         std::fs::remove_dir_all(&dir).unwrap();

@@ -35,6 +35,10 @@ struct Toy {
     calls: AtomicUsize,
     interrupt_after: Option<(usize, Arc<AtomicBool>)>,
     nan_after: Option<usize>,
+    /// Examples per batch.
+    batch: usize,
+    /// Report the same validation score at every evaluation.
+    flat_score: bool,
 }
 
 impl Toy {
@@ -43,7 +47,7 @@ impl Toy {
         let x: Vec<f32> = (0..48 * 4).map(|_| rng.random_range(-1.0..1.0)).collect();
         let w = [0.5f32, -1.0, 2.0, 0.25];
         let y = x.chunks(4).map(|r| r.iter().zip(w).map(|(a, b)| a * b).sum::<f32>() + 0.5).collect();
-        Self { x, y, seed, noise: true, sleep_ms: 0, calls: AtomicUsize::new(0), interrupt_after: None, nan_after: None }
+        Self { x, y, seed, noise: true, sleep_ms: 0, calls: AtomicUsize::new(0), interrupt_after: None, nan_after: None, batch: 8, flat_score: false }
     }
 
     fn tensors(&self, idx: &[usize], device: &Device) -> (Tensor<2>, Tensor<2>) {
@@ -68,7 +72,7 @@ impl Trainable for Toy {
     fn epoch(&self, epoch: usize) -> Vec<Vec<usize>> {
         let mut order: Vec<usize> = (0..48).collect();
         order.shuffle(&mut StdRng::seed_from_u64(self.seed ^ epoch as u64));
-        order.chunks(8).map(|c| c.to_vec()).collect()
+        order.chunks(self.batch).map(|c| c.to_vec()).collect()
     }
 
     fn loss(&self, model: &Linear, batch: &Vec<usize>, device: &Device) -> crate::Result<Loss> {
@@ -99,7 +103,8 @@ impl Trainable for Toy {
         let idx: Vec<usize> = (0..48).collect();
         let (x, y) = self.tensors(&idx, device);
         let mse: f32 = (model.forward(x) - y).square().mean().into_scalar();
-        Ok(Evaluation { columns: vec![Column::new("valid_loss", mse as f64, 6)], score: -(mse as f64), summary: format!("mse {mse:.5}") })
+        let score = if self.flat_score { 0.0 } else { -(mse as f64) };
+        Ok(Evaluation { columns: vec![Column::new("valid_loss", mse as f64, 6)], score, summary: format!("mse {mse:.5}") })
     }
 }
 
@@ -325,4 +330,39 @@ fn lazily_drawn_parameters_come_from_the_runs_seed() {
     let fresh = Lazy.init_model(&dev).unwrap();
     let w = weights(&fresh); // drawn now, right after seeding
     assert_eq!(weights(&f.model), w, "the loss is zero, so the weights are the initial ones");
+}
+
+#[test]
+fn accumulated_half_batches_make_the_update_of_the_full_batch() {
+    let _rng = crate::rng_lock();
+    let mut full = Toy::new(8);
+    full.noise = false;
+    let mut halves = Toy::new(8);
+    (halves.noise, halves.batch) = (false, 4);
+    let s = TrainSettings { clip_norm: 1.0, ..settings(5) };
+    let (r1, r2) = (run_dir("acc1"), run_dir("acc2"));
+    let a = fit(&full, &s, &r1, new(), &[cpu()], &quiet()).unwrap();
+    let b = fit(&halves, &TrainSettings { accumulate: 2, ..s.clone() }, &r2, new(), &[cpu()], &quiet()).unwrap();
+    assert_eq!((a.state.step, b.state.step), (5, 5));
+    assert_eq!(b.state.tokens, 5 * 8, "two batches of four per step");
+    let d = max_diff(&weights(&a.model), &weights(&b.model));
+    assert!(d < 1e-6, "weights differ by {d}");
+    for dir in [r1, r2] {
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}
+
+#[test]
+fn patience_stops_a_run_whose_score_no_longer_improves() {
+    let _rng = crate::rng_lock();
+    let run = run_dir("patience");
+    let mut toy = Toy::new(9);
+    toy.flat_score = true;
+    let s = TrainSettings { patience: 2, eval_every: 2, checkpoint_every: 100, ..settings(40) };
+    let f = fit(&toy, &s, &run, new(), &[cpu()], &quiet()).unwrap();
+    // The first evaluation (step 2) is the best; steps 4 and 6 do not beat it.
+    assert!(f.stopped_early);
+    assert_eq!((f.state.step, f.state.best_step, f.state.evals_since_best), (6, 2, 2));
+    assert_eq!(checkpoint::list(&run).last().map(|c| c.0), Some(6), "a checkpoint where it stopped");
+    std::fs::remove_dir_all(run).unwrap();
 }
