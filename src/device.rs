@@ -42,6 +42,27 @@ fn not_compiled(backend: &str, feature: &str) -> String {
     )
 }
 
+/// Brings up the GPU adapter `device` names, so that one that does not exist
+/// (`wgpu:7` on a machine with one GPU) is an error naming the flag here,
+/// not a panic in a runtime thread at the first tensor.
+#[cfg(feature = "wgpu")]
+fn acquire(device: Device, spec: &str) -> Result<Device, String> {
+    use burn::backend::wgpu::{graphics::AutoGraphicsApi, try_init_setup, RuntimeOptions, WgpuInitError};
+    use burn::backend::{CubeDevice, DispatchDevice};
+    #[allow(irrefutable_let_patterns)]
+    if let DispatchDevice::Cube(CubeDevice::Wgpu(w)) = device.as_dispatch() {
+        match try_init_setup::<AutoGraphicsApi>(w, RuntimeOptions::default()) {
+            // Registered already (an earlier flag or call named the same adapter): it exists.
+            Ok(_) | Err(WgpuInitError::Registration { .. }) => {}
+            Err(WgpuInitError::AdapterUnavailable { message, .. }) => {
+                return Err(format!("--device {spec}: no such adapter on this machine ({message})"));
+            }
+            Err(e) => return Err(format!("--device {spec}: {e}")),
+        }
+    }
+    Ok(device)
+}
+
 #[allow(dead_code)]
 fn gpu_kind(rest: Option<&str>, spec: &str) -> Result<DeviceKind, String> {
     let bad = || format!("--device {spec}: expected an index, `integrated:N` or `cpu` after the backend");
@@ -101,19 +122,19 @@ pub fn parse_device(spec: &str) -> Result<Device, String> {
         }
         "wgpu" => {
             #[cfg(feature = "wgpu")]
-            return Ok(Device::wgpu(gpu_kind(rest, &spec)?));
+            return acquire(Device::wgpu(gpu_kind(rest, &spec)?), &spec);
             #[allow(unreachable_code)]
             Err(not_compiled("wgpu", "wgpu"))
         }
         "vulkan" => {
             #[cfg(feature = "vulkan")]
-            return Ok(Device::vulkan(gpu_kind(rest, &spec)?));
+            return acquire(Device::vulkan(gpu_kind(rest, &spec)?), &spec);
             #[allow(unreachable_code)]
             Err(not_compiled("vulkan", "vulkan"))
         }
         "metal" => {
             #[cfg(feature = "metal")]
-            return Ok(Device::metal(gpu_kind(rest, &spec)?));
+            return acquire(Device::metal(gpu_kind(rest, &spec)?), &spec);
             #[allow(unreachable_code)]
             Err(not_compiled("metal", "metal"))
         }

@@ -144,6 +144,13 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // A file-size limit (`ulimit -f`) is a full disk to a run: with SIGXFSZ ignored,
+    // the write fails with an error naming the file instead of killing the process.
+    #[cfg(unix)]
+    // SAFETY: sets one signal's disposition before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
     keep_freed_memory();
     let result = match Cli::parse().command {
         Command::Train(a) => train_cli::cmd_train(a),

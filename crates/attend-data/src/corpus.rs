@@ -13,12 +13,22 @@ pub struct Pair {
     pub tgt: String,
 }
 
-/// Reads a UTF-8 text file into lines (without `\n` / `\r\n`), checking
-/// encoding line by line. An empty file (or only blank lines) is an error.
+/// The UTF-8 byte-order mark some editors (Notepad, Excel) write first.
+pub const BOM: &str = "\u{feff}";
+
+/// `text` without a leading byte-order mark.
+pub fn strip_bom(text: &str) -> &str {
+    text.strip_prefix(BOM).unwrap_or(text)
+}
+
+/// Reads a UTF-8 text file into lines (without `\n` / `\r\n`, and without
+/// a leading byte-order mark), checking encoding line by line. An empty file
+/// (or only blank lines) is an error.
 pub fn read_lines(path: &Path) -> Result<Vec<String>> {
     let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
     let mut lines = Vec::new();
-    let body = bytes.strip_suffix(b"\n").unwrap_or(&bytes);
+    let bytes = bytes.strip_prefix(BOM.as_bytes()).unwrap_or(&bytes);
+    let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
     if !body.is_empty() {
         for (i, raw) in body.split(|&b| b == b'\n').enumerate() {
             let raw = raw.strip_suffix(b"\r").unwrap_or(raw);

@@ -16,7 +16,7 @@ pub mod word_corpus;
 
 pub use batch::{BatchBy, Batcher, Example, Padded, Seq2SeqBatch};
 pub use copy_task::copy_pairs;
-pub use corpus::{read_aligned, read_lines, read_tsv, Pair};
+pub use corpus::{read_aligned, read_lines, read_tsv, strip_bom, Pair};
 pub use labeled::{read_labeled, Labeled};
 pub use error::{DataError, Result};
 pub use tokenizer::{CharTokenizer, Tokenizer, TokenizerKind, TokenizerSpec, WordTokenizer};

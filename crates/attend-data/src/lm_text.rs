@@ -41,11 +41,13 @@ pub fn lm_detokenize(token: &str, kind: TokenizerKind, first_on_line: bool) -> S
     }
 }
 
-/// Reads a UTF-8 text file whole; invalid UTF-8 is an error naming the line.
+/// Reads a UTF-8 text file whole, without a leading byte-order mark;
+/// invalid UTF-8 is an error naming the line.
 pub fn read_text(path: &Path) -> Result<String> {
     let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
     match String::from_utf8(bytes) {
         Ok(text) if text.trim().is_empty() => Err(DataError::Empty { path: path.into() }),
+        Ok(text) if text.starts_with(crate::corpus::BOM) => Ok(crate::corpus::strip_bom(&text).to_string()),
         Ok(text) => Ok(text),
         Err(e) => {
             let upto = e.utf8_error().valid_up_to();

@@ -135,6 +135,7 @@ impl WordVectors {
             return Err(DataError::Empty { path: path.into() });
         }
         let first_text = std::str::from_utf8(&first).map_err(|_| bad(path, 1, "header is not UTF-8"))?;
+        let first_text = crate::corpus::strip_bom(first_text);
         let header = parse_header(first_text);
         let format = match (format, header) {
             (Some(f), _) => f,
@@ -164,6 +165,9 @@ impl WordVectors {
                 if format == VectorFormat::Word2VecText {
                     Self::read_rows(path, r, None, Some((n, d)))
                 } else {
+                    if n.checked_mul(d).and_then(|nd| nd.checked_mul(4)).is_none() {
+                        return Err(bad(path, 1, format!("the header announces {n} vectors of {d} values: too many to address")));
+                    }
                     Self::read_binary(path, r, n, d)
                 }
             }
@@ -192,6 +196,9 @@ impl WordVectors {
             let start = data.len();
             for v in parts {
                 let x: f32 = v.parse().map_err(|_| bad(path, line_no, format!("`{v}` is not a number")))?;
+                if !x.is_finite() {
+                    return Err(bad(path, line_no, format!("`{word}`: `{v}` is not a finite 32-bit number")));
+                }
                 data.push(x);
             }
             let got = data.len() - start;
@@ -228,9 +235,21 @@ impl WordVectors {
 
     fn read_binary(path: &Path, mut r: impl BufRead, n: usize, d: usize) -> Result<Self> {
         let io = |source| DataError::Io { path: path.into(), source };
-        let mut words = Vec::with_capacity(n);
-        let mut data = vec![0f32; n * d];
-        let mut index = HashMap::with_capacity(n);
+        // The header is not trusted for allocation: a record takes at least
+        // 4·d + 2 bytes, so the file's length bounds what it can hold and a
+        // header announcing more fails at the record where the file ends.
+        let len = std::fs::metadata(path).map_err(io)?.len() as usize;
+        let record = d.saturating_mul(4).saturating_add(2);
+        if n == 0 {
+            return Err(DataError::Empty { path: path.into() });
+        }
+        if record > len {
+            return Err(bad(path, 1, format!("the header announces vectors of {d} values, more than the file's {len} bytes hold")));
+        }
+        let fits = (len / record).min(n);
+        let mut words = Vec::with_capacity(fits);
+        let mut data = Vec::with_capacity(fits * d);
+        let mut index = HashMap::with_capacity(fits);
         let mut word = Vec::new();
         let mut row = vec![0u8; 4 * d];
         for rec in 0..n {
@@ -260,7 +279,7 @@ impl WordVectors {
                 if !x.is_finite() {
                     return Err(bad(path, record, format!("`{w}`: value {} is {x}", j + 1)));
                 }
-                data[rec * d + j] = x;
+                data.push(x);
             }
             if let Some(prev) = index.insert(w.clone(), record) {
                 return Err(bad(path, record, format!("duplicate word `{w}` (first at record {prev})")));

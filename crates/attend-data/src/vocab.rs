@@ -134,7 +134,7 @@ impl Vocab {
     pub fn load(path: &Path) -> Result<Self> {
         let text = std::fs::read_to_string(path)
             .map_err(|source| DataError::Io { path: path.into(), source })?;
-        let file: VocabFile = serde_json::from_str(&text)
+        let file: VocabFile = serde_json::from_str(crate::corpus::strip_bom(&text))
             .map_err(|e| DataError::BadVocab { path: path.into(), reason: e.to_string() })?;
         Self::from_tokens(file.tokens)
             .map_err(|reason| DataError::BadVocab { path: path.into(), reason })

@@ -168,6 +168,7 @@ impl SentenceReader {
             open.offset += read as u64;
             let text = std::str::from_utf8(&self.line)
                 .map_err(|_| DataError::InvalidUtf8 { path: open.path.clone(), line: open.line })?;
+            let text = if open.line == 1 { crate::corpus::strip_bom(text) } else { text };
             if text.trim().is_empty() {
                 if n > 0 {
                     return Ok(true);

@@ -72,6 +72,11 @@ impl GptConfig {
     /// two residual output projections of each block N(0, 0.02/√(2·layers)),
     /// biases zero (or none, with `bias = false`).
     pub fn init(&self, device: &Device) -> Result<Gpt, ModelError> {
+        crate::error::check_dropout(self.dropout)?;
+        crate::size::check_fits(self.param_count(), 4, "the model's weights")?;
+        if self.d_model == 0 || self.d_ff == 0 {
+            return Err(ModelError::Invalid("d_model and d_ff must be at least 1".into()));
+        }
         if self.vocab_size == 0 || self.context == 0 || self.n_layers == 0 {
             return Err(ModelError::Invalid("vocab_size, context and n_layers must be at least 1".into()));
         }

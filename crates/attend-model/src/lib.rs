@@ -32,6 +32,7 @@ pub mod recurrent_lm;
 pub mod recurrent_seq2seq;
 pub mod rnn;
 pub mod seq2seq;
+pub mod size;
 pub mod transformer;
 pub mod vector_decoder;
 pub mod word2vec;

@@ -36,6 +36,8 @@ pub struct RecurrentLmConfig {
 impl RecurrentLmConfig {
     /// Builds the model.
     pub fn init(&self, device: &Device) -> Result<RecurrentLm, ModelError> {
+        crate::error::check_dropout(self.dropout)?;
+        crate::size::check_fits(self.param_count(), 4, "the model's weights")?;
         if self.vocab == 0 || self.d_model == 0 || self.n_layers == 0 || self.context == 0 {
             return Err(ModelError::Invalid("a recurrent language model needs vocab, d_model, n_layers and context above 0".into()));
         }

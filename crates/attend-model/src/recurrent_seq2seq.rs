@@ -55,6 +55,8 @@ pub struct RecurrentSeq2SeqConfig {
 impl RecurrentSeq2SeqConfig {
     /// Builds the model on `device`.
     pub fn init(&self, device: &Device) -> Result<RecurrentSeq2Seq, ModelError> {
+        crate::error::check_dropout(self.dropout)?;
+        crate::size::check_fits(self.param_count(), 4, "the model's weights")?;
         for (name, v) in [("d_embed", self.d_embed), ("d_hidden", self.d_hidden), ("encoder_layers", self.encoder_layers), ("decoder_layers", self.decoder_layers)] {
             if v == 0 {
                 return Err(ModelError::Zero { name });

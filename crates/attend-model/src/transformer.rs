@@ -61,6 +61,8 @@ pub struct TransformerConfig {
 impl TransformerConfig {
     /// Checks the configuration without building anything.
     pub fn validate(&self) -> Result<(), ModelError> {
+        crate::error::check_dropout(self.dropout)?;
+        crate::size::check_fits(self.param_count().saturating_add(self.position_table()), 4, "the model's weights and position table")?;
         for (name, v) in [
             ("d_model", self.d_model),
             ("n_heads", self.n_heads),

@@ -39,6 +39,8 @@ pub struct VectorDecoderConfig {
 impl VectorDecoderConfig {
     /// Builds the decoder.
     pub fn init(&self, device: &Device) -> Result<VectorDecoder, ModelError> {
+        crate::error::check_dropout(self.dropout)?;
+        crate::size::check_fits(self.param_count(), 4, "the model's weights")?;
         if self.d_vector == 0 || self.vocab == 0 || self.d_hidden == 0 || self.n_layers == 0 {
             return Err(ModelError::Invalid("a vector decoder needs d_vector, vocab, d_hidden and n_layers above 0".into()));
         }

@@ -137,7 +137,7 @@ fn replay(arch: Architecture, seeds: &[u64]) -> (Vec<f32>, Vec<f32>) {
         .with_window(int(&m, "window") as usize)
         .with_negative(int(&m, "negative") as usize);
     let (sample_int, cum_table) = (words_of("sample_int.u32"), words_of("cum_table.u32"));
-    let mut tables =
+    let tables =
         HogwildTables::from_parts(floats("init.f32"), vec![0.0; vocab.len() * dim], dim);
     let sigmoid = SigmoidTable::default();
     let mut worker = Worker::new(&cfg, &sigmoid, tables.shared());

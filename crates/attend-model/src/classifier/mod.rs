@@ -97,6 +97,8 @@ pub enum Classifier {
 impl ClassifierConfig {
     /// Builds the classifier.
     pub fn init(&self, device: &Device) -> Result<Classifier, ModelError> {
+        crate::error::check_dropout(self.dropout)?;
+        crate::size::check_fits(self.param_count().saturating_add(self.position_table()), 4, "the model's weights and position table")?;
         if self.classes < 2 || self.vocab_size == 0 || self.layers == 0 || self.d_model == 0 {
             return Err(ModelError::Invalid("a classifier needs ≥ 2 classes, a vocabulary, ≥ 1 layer and d_model ≥ 1".into()));
         }

@@ -9,6 +9,7 @@
 //! Resolution: the task's defaults ← `--config FILE` ← overrides (`--set
 //! section.key=value` and the data flags), in order.
 
+pub(crate) mod checks;
 mod keys;
 mod legacy;
 mod train;
@@ -169,6 +170,22 @@ fn config_err(origin: &str, message: impl std::fmt::Display) -> TrainError {
     TrainError::Config(format!("{origin}: {message}"))
 }
 
+/// Parses a config file's text (a leading byte-order mark allowed); a syntax
+/// error names the file and the line, as `file:LINE: message`.
+fn parse_file(path: &Path, text: &str) -> Result<toml::Value> {
+    let text = attend_data::strip_bom(text);
+    toml::from_str(text).map_err(|e| {
+        let origin = path.display().to_string();
+        match e.span() {
+            Some(span) => {
+                let line = text[..span.start.min(text.len())].matches('\n').count() + 1;
+                config_err(&format!("{origin}:{line}"), e.message())
+            }
+            None => config_err(&origin, e.message()),
+        }
+    })
+}
+
 /// Checks that every key of `value` (a config file or one override, as a
 /// table) belongs to `task`; the error names the key and the tasks that have it.
 fn check_keys(value: &toml::Value, task: Task, origin: &str) -> Result<()> {
@@ -252,6 +269,21 @@ fn typed<T: DeserializeOwned>(value: &toml::Value, origin: &str) -> Result<T> {
 }
 
 impl RunConfig {
+    /// The error for loading `run` (whose config this is) as a `wanted` run
+    /// (`"translation"`, `"language-model"`, `"classification"`): it names
+    /// the run's own task and, for word vectors, where they are.
+    pub fn wrong_kind(&self, run: &Path, wanted: &str) -> TrainError {
+        let name = self.task().name();
+        let hint = match self.task() {
+            Task::Word2vec => format!(
+                "; its word vectors are {}: use them with attend analogy, neighbors or eval --vectors",
+                run.join("vectors.bin").display()
+            ),
+            _ => String::new(),
+        };
+        TrainError::Invalid(format!("{} is a `{name}` run, not a {wanted} run{hint}", run.display()))
+    }
+
     /// The task of this run.
     pub fn task(&self) -> Task {
         match self {
@@ -337,7 +369,7 @@ impl RunConfig {
         let file_value = match file {
             Some(path) => {
                 let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-                let v: toml::Value = toml::from_str(&text).map_err(|e| config_err(&path.display().to_string(), e.message()))?;
+                let v = parse_file(path, &text)?;
                 Some((v, path.display().to_string()))
             }
             None => None,
@@ -392,7 +424,15 @@ impl RunConfig {
         if let Some(t) = self.train() {
             t.validate().map_err(TrainError::Config)?;
         }
-        Ok(())
+        match self {
+            RunConfig::Translate(c) => checks::translate(c),
+            RunConfig::Copy(c) => checks::copy(c),
+            RunConfig::Lm(c) => checks::lm(c),
+            RunConfig::Classify(c) => checks::classify(c),
+            RunConfig::Spell(c) => checks::spell(c),
+            RunConfig::Word2vec(c) => checks::word2vec(&c.word2vec),
+        }
+        .map_err(TrainError::Config)
     }
 
     /// Reads the resolved config a run wrote ([`RunConfig::save`]); configs
@@ -402,7 +442,7 @@ impl RunConfig {
     pub fn load(path: &Path) -> Result<Self> {
         let origin = path.display().to_string();
         let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
-        let value: toml::Value = toml::from_str(&text).map_err(|e| config_err(&origin, e.message()))?;
+        let value = parse_file(path, &text)?;
         let value = legacy::upgrade(value);
         let task = match value.get("task").and_then(|t| t.as_str()) {
             Some(name) => name.parse::<Task>().map_err(|e| config_err(&origin, format!("task: {e}")))?,

@@ -7,6 +7,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::trainer::schedule::ScheduleKind;
 
+/// The most batches one optimizer step may accumulate.
+pub const MAX_ACCUMULATE: usize = 1024;
+
 /// `[train]`: optimisation, evaluation and checkpoints.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -113,18 +116,28 @@ impl TrainSettings {
         if !(0.0..1.0).contains(&self.label_smoothing) {
             return Err(format!("train.label_smoothing = {}: must be in [0, 1)", self.label_smoothing));
         }
-        if !(self.lr > 0.0) || !(self.min_lr >= 0.0) {
-            return Err(format!("train.lr = {}, train.min_lr = {}: need lr > 0 and min_lr >= 0", self.lr, self.min_lr));
+        use super::checks::{finite_non_negative, finite_positive};
+        finite_positive("train.lr", self.lr)?;
+        finite_non_negative("train.min_lr", self.min_lr)?;
+        for (key, beta) in [("train.beta1", self.beta1), ("train.beta2", self.beta2)] {
+            if !(0.0..1.0).contains(&beta) {
+                return Err(format!("{key} = {beta}: Adam's decay rates must be in [0, 1)"));
+            }
         }
+        finite_positive("train.epsilon", self.epsilon as f64)?;
         if self.accumulate == 0 {
             return Err("train.accumulate = 0: a step needs at least one batch".into());
+        }
+        if self.accumulate > MAX_ACCUMULATE {
+            return Err(format!("train.accumulate = {}: at most {MAX_ACCUMULATE} batches per optimizer step (raise data.batch_size instead)", self.accumulate));
         }
         if self.keep_checkpoints == 0 {
             return Err("train.keep_checkpoints = 0: keep at least the newest checkpoint".into());
         }
-        if self.time_budget_s < 0.0 || self.eval_every_s < 0.0 || self.weight_decay < 0.0 || self.clip_norm < 0.0 {
-            return Err("train.time_budget_s, eval_every_s, weight_decay and clip_norm cannot be negative".into());
-        }
+        finite_non_negative("train.time_budget_s", self.time_budget_s)?;
+        finite_non_negative("train.eval_every_s", self.eval_every_s)?;
+        finite_non_negative("train.weight_decay", self.weight_decay as f64)?;
+        finite_non_negative("train.clip_norm", self.clip_norm as f64)?;
         Ok(())
     }
 }

@@ -36,6 +36,9 @@ fn mean_of<M: Module>(init: impl Fn() -> Result<M>, dirs: &[PathBuf]) -> Result<
 /// Averages the newest `last` checkpoints of `run` into the new run directory `out`.
 pub fn average_run(run: &Path, last: usize, out: &Path, device: &Device) -> Result<Averaged> {
     let cfg = run_dir::config(run)?;
+    if cfg.task() == crate::config::Task::Word2vec {
+        return Err(cfg.wrong_kind(run, "translation, language-model or classification"));
+    }
     let all = checkpoint::list(run);
     if last == 0 || all.len() < last {
         return Err(TrainError::Config(format!(

@@ -58,10 +58,23 @@ impl TrainState {
 }
 
 /// Writes `bytes` to `path` and waits until they are on disk.
-fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut f = std::fs::File::create(path).map_err(|e| TrainError::io(path, e))?;
-    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| TrainError::io(path, e))
+    f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| TrainError::io(path, e))?;
+    fault_pause();
+    Ok(())
+}
+
+/// For fault tests: `ATTEND_SLOW_WRITES_MS=N` waits N ms after every file a
+/// checkpoint writes, so that a kill lands inside a write often enough to test
+/// (tests/faults.rs). Unset, it costs one cached environment lookup.
+fn fault_pause() {
+    static PAUSE: std::sync::OnceLock<u64> = std::sync::OnceLock::new();
+    let ms = *PAUSE.get_or_init(|| std::env::var("ATTEND_SLOW_WRITES_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(0));
+    if ms > 0 {
+        std::thread::sleep(std::time::Duration::from_millis(ms));
+    }
 }
 
 /// Writes `bytes` to `path` through a temporary file and a rename.
@@ -120,6 +133,9 @@ pub fn write_dir(dir: &Path, files: &[(&str, Vec<u8>)]) -> Result<()> {
         let p = tmp.join(file);
         write_synced(&p, bytes)?;
     }
+    // Last, the checksums of the files, so that damage on disk is found when the directory is read.
+    let sums = super::integrity::checksums(files.iter().map(|(n, b)| (*n, b.as_slice())));
+    write_synced(&tmp.join(super::integrity::CHECKSUMS), &sums)?;
     // Replace an existing directory of the same name: move it aside, move the new one in.
     let old = parent.join(format!(".old-{name}"));
     if dir.exists() {

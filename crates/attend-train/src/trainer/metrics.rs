@@ -74,6 +74,28 @@ pub fn append(path: &Path, row: &MetricsRow) -> Result<()> {
     f.write_all(text.as_bytes()).map_err(|e| TrainError::io(path, e))
 }
 
+/// Drops the rows of steps after `step` (those a killed run wrote after its
+/// last checkpoint), so that a resumed run does not count them twice.
+pub fn truncate_after(path: &Path, step: usize) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(TrainError::io(path, e)),
+    };
+    let kept: Vec<&str> = text
+        .lines()
+        .enumerate()
+        .filter(|(i, l)| *i == 0 || l.split(',').next().and_then(|s| s.parse::<usize>().ok()).is_some_and(|s| s <= step))
+        .map(|(_, l)| l)
+        .collect();
+    if kept.len() == text.lines().count() {
+        return Ok(());
+    }
+    let mut out = kept.join("\n");
+    out.push('\n');
+    crate::trainer::checkpoint::write_atomic(path, out.as_bytes())
+}
+
 /// Reads the `(train_s, valid_loss)` of every row of a `metrics.csv`, the
 /// columns found by name (the loss curve against training time).
 pub fn read_curve(path: &Path) -> Result<Vec<(f64, f64)>> {
@@ -128,6 +150,8 @@ mod tests {
              10,1,2.50000,1.000000e-3,2.25000,12.346,10.0,1234,9.0\n"
         );
         assert_eq!(read_curve(&path).unwrap(), vec![(9.0, 2.25), (9.0, 2.25)]);
+        truncate_after(&path, 7).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 2, "the header and step 5");
         std::fs::write(&path, "step,valid_loss,train_s\n1,2.5,10.0\n2,x,20.5\n").unwrap();
         let err = read_curve(&path).unwrap_err().to_string();
         assert!(err.contains("metrics.csv:3"), "{err}");

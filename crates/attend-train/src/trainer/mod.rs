@@ -23,7 +23,9 @@ pub mod average;
 pub mod checkpoint;
 pub mod clip;
 pub mod ema;
+pub mod integrity;
 pub mod interrupt;
+pub mod lock;
 pub mod metrics;
 pub mod optim;
 pub mod parallel;
@@ -91,6 +93,11 @@ pub trait Trainable {
     /// A freshly initialised model on `device` (its random numbers come from
     /// the device, seeded with `train.seed` just before).
     fn init_model(&self, device: &Device) -> Result<Self::Model>;
+
+    /// The parameters [`Trainable::init_model`] will allocate, counted
+    /// without allocating them, and the settings that decide the number (for
+    /// the error that refuses a model the machine cannot train).
+    fn size(&self) -> Result<(u128, String)>;
 
     /// Work done once on a new run's fresh model, e.g. embeddings initialised
     /// from word vectors; returns lines to report.
@@ -200,6 +207,9 @@ fn kept<M: Module>(model: &M, ema: &Option<Ema<M>>) -> M {
     }
 }
 
+/// Bytes a trained f32 parameter holds: its value, its gradient and Adam's two moments.
+pub const TRAINING_BYTES_PER_PARAM: u128 = 16;
+
 /// Trains `task` in the run directory `run` (new, or resumed from its newest
 /// checkpoint) on `devices` (several: data-parallel, one share of every batch
 /// each; the first holds the weights).
@@ -209,16 +219,39 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
     let replicas: Vec<Device> = devices.iter().map(|d| d.clone().autodiff()).collect();
     let inner = first.clone().inner();
     device.seed(s.seed);
+    let (params, what) = task.size()?;
+    attend_model::size::check_fits(params, TRAINING_BYTES_PER_PARAM, &format!("{what}, trained (weights, gradients and Adam's two moments)"))?;
     let mut model = task.init_model(&device)?;
     initialise_now(&model);
     let mut optim = optim::adam(s);
     let mut state = TrainState::default();
     let mut notes = Vec::new();
     let mut ema = None;
-    if let Start::Resume = start {
-        let dir = checkpoint::newest(run)?;
+    let mut run_lock = None;
+    // A run killed before its first checkpoint starts over (from the same seed: the same run).
+    let from_scratch = matches!(start, Start::Resume) && checkpoint::list(run).is_empty();
+    if from_scratch {
+        run_lock = Some(lock::RunLock::acquire(run)?);
+        progress::say(&progress::steps(0, false), opts.quiet, "the run has no checkpoint yet: starting it over from step 0");
+        metrics::truncate_after(&run.join(run_dir::METRICS), 0)?;
+        notes = task.prepare_fresh(&mut model)?;
+        if s.ema > 0.0 {
+            ema = Some(Ema::new(model.valid(), s.ema, 0));
+        }
+    }
+    if let (Start::Resume, false) = (start, from_scratch) {
+        run_lock = Some(lock::RunLock::acquire(run)?);
+        // What a killed run left half-written goes; a damaged checkpoint is passed over, loudly.
+        integrity::clean_up(&run.join("checkpoints"));
+        integrity::clean_up(run);
+        let (dir, skipped) = integrity::newest_valid(run)?;
+        for (bad, why) in &skipped {
+            eprintln!("warning: {why}; resuming from the checkpoint before it ({}) instead of {}", dir.display(), bad.display());
+        }
         let (m, o, st) = checkpoint::load(&dir, model, optim)?;
         (model, optim, state) = (m.fork(&device), o, st);
+        // Rows a killed run wrote after this checkpoint are written again as the steps are redone.
+        metrics::truncate_after(&run.join(run_dir::METRICS), state.step)?;
         if s.ema > 0.0 {
             // The average saved with the checkpoint continues; a checkpoint without one starts it here.
             let saved = dir.join(checkpoint::EMA_FILE);
@@ -235,7 +268,9 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
             ema = Some(Ema::new(model.valid(), s.ema, 0));
         }
         run_dir::create(run, cfg, &task.run_files()?)?;
+        run_lock = Some(lock::RunLock::acquire(run)?);
     }
+    let _run_lock = run_lock;
     let per_epoch = task.epoch(0).len();
     if per_epoch == 0 {
         return Err(TrainError::Invalid("the training data gives no batch".into()));

@@ -73,16 +73,20 @@ pub fn config(run: &Path) -> Result<RunConfig> {
     RunConfig::load(&path)
 }
 
-/// The directory of a run's weights to use: `best/`, else the newest checkpoint.
+/// The directory of a run's weights to use: `best/`, else the newest
+/// checkpoint; its files are checked against their checksums first.
 pub fn weights_dir(run: &Path) -> Result<PathBuf> {
     let best = run.join(BEST);
-    if best.join("model.bpk").exists() {
-        return Ok(best);
-    }
-    checkpoint::list(run)
-        .pop()
-        .map(|(_, d)| d)
-        .ok_or_else(|| TrainError::Checkpoint { path: run.into(), reason: "the run has no trained weights yet".into() })
+    let dir = if best.join("model.bpk").exists() {
+        best
+    } else {
+        checkpoint::list(run)
+            .pop()
+            .map(|(_, d)| d)
+            .ok_or_else(|| TrainError::Checkpoint { path: run.into(), reason: "the run has no trained weights yet".into() })?
+    };
+    super::integrity::verify(&dir)?;
+    Ok(dir)
 }
 
 #[cfg(test)]

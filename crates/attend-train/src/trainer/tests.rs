@@ -65,6 +65,10 @@ impl Trainable for Toy {
         Ok(LinearConfig::new(4, 1).init(device))
     }
 
+    fn size(&self) -> crate::Result<(u128, String)> {
+        Ok((5, "a 4 → 1 linear map".into()))
+    }
+
     fn width(&self) -> usize {
         4
     }
@@ -303,6 +307,9 @@ fn lazily_drawn_parameters_come_from_the_runs_seed() {
         type Batch = ();
         fn init_model(&self, device: &Device) -> crate::Result<Self::Model> {
             Ok(burn::nn::EmbeddingConfig::new(5, 3).init(device))
+        }
+        fn size(&self) -> crate::Result<(u128, String)> {
+            Ok((15, "a 5 × 3 table".into()))
         }
         fn width(&self) -> usize {
             3

@@ -16,7 +16,7 @@ use burn::nn::loss::CrossEntropyLossConfig;
 use burn::prelude::*;
 
 use crate::config::{NormPlacement, RunConfig};
-use crate::error::{Result, TrainError};
+use crate::error::Result;
 use crate::tasks::lm::data::VOCAB;
 use crate::tasks::split_even;
 use crate::trainer::metrics::Column;
@@ -68,6 +68,12 @@ impl Trainable for ClassifyTask<'_> {
 
     fn init_model(&self, device: &Device) -> Result<Classifier> {
         Ok(classifier_config(self.cfg, self.data.vocab.len(), self.data.labels.len()).init(device)?)
+    }
+
+    fn size(&self) -> Result<(u128, String)> {
+        let (m, v) = (&self.cfg.model, self.data.vocab.len());
+        let count = classifier_config(self.cfg, v, self.data.labels.len()).param_count();
+        Ok((count, format!("the model (model.d_model = {}, model.d_ff = {}, model.layers = {}, a vocabulary of {v})", m.d_model, m.d_ff, m.layers)))
     }
 
     fn prepare_fresh(&self, model: &mut Classifier) -> Result<Vec<String>> {
@@ -148,8 +154,9 @@ pub struct LoadedClassifier {
 
 /// Loads the best weights of a classification run.
 pub fn load_classifier(run: &Path, device: &Device) -> Result<LoadedClassifier> {
-    let RunConfig::Classify(cfg) = run_dir::config(run)? else {
-        return Err(TrainError::Invalid(format!("{} is not a classification run", run.display())));
+    let cfg = match run_dir::config(run)? {
+        RunConfig::Classify(cfg) => cfg,
+        other => return Err(other.wrong_kind(run, "classification")),
     };
     let vocab = Vocab::load(&run.join(VOCAB))?;
     let labels = read_labels(run)?;

@@ -109,6 +109,12 @@ impl Trainable for LmTask<'_> {
         Ok(lm_config(&self.cfg.model, self.text.vocab.len()).init(device)?)
     }
 
+    fn size(&self) -> Result<(u128, String)> {
+        let (m, v) = (&self.cfg.model, self.text.vocab.len());
+        let count = lm_config(m, v).param_count();
+        Ok((count, format!("the model (model.d_model = {}, model.d_ff = {}, model.layers = {}, model.context = {}, a vocabulary of {v})", m.d_model, m.d_ff, m.layers, m.context)))
+    }
+
     fn run_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
         Ok(vec![(VOCAB.into(), self.text.vocab.to_json()?)])
     }
@@ -192,8 +198,9 @@ pub struct LoadedLm {
 /// Loads the best weights of a language-model run (its `best/`, else the
 /// newest checkpoint) on `device`.
 pub fn load_lm(run: &Path, device: &Device) -> Result<LoadedLm> {
-    let RunConfig::Lm(cfg) = run_dir::config(run)? else {
-        return Err(TrainError::Invalid(format!("{} is not a language-model run", run.display())));
+    let cfg = match run_dir::config(run)? {
+        RunConfig::Lm(cfg) => cfg,
+        other => return Err(other.wrong_kind(run, "language-model")),
     };
     let vocab = Vocab::load(&run.join(VOCAB))?;
     let model = lm_config(&cfg.model, vocab.len()).init(device)?;

@@ -145,6 +145,12 @@ impl Trainable for SpellTask<'_> {
         Ok(VectorDecoderConfig::new(self.dim, self.vocab.len()).with_cell(m.cell).with_d_hidden(m.d_hidden).with_dropout(m.dropout).init(device)?)
     }
 
+    fn size(&self) -> Result<(u128, String)> {
+        let m = &self.cfg.model;
+        let count = VectorDecoderConfig::new(self.dim, self.vocab.len()).with_cell(m.cell).with_d_hidden(m.d_hidden).param_count();
+        Ok((count, format!("the model (model.d_hidden = {}, vectors of {} dimensions)", m.d_hidden, self.dim)))
+    }
+
     fn run_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
         Ok(vec![(VOCAB.into(), self.vocab.to_json()?)])
     }

@@ -13,7 +13,7 @@ use super::score::{score, Scores};
 use super::data::{Seq2SeqRun, SRC_VOCAB, TGT_VOCAB};
 use super::{batch, model_config};
 use crate::config::RunConfig;
-use crate::error::{Result, TrainError};
+use crate::error::Result;
 use crate::trainer::{checkpoint, run_dir};
 
 /// A trained translation model with everything needed to use it.
@@ -34,14 +34,14 @@ pub fn seq2seq_view<'a>(config: &'a RunConfig, run: &Path) -> Result<Seq2SeqRun<
     match config {
         RunConfig::Translate(c) => Ok(c.into()),
         RunConfig::Copy(c) => Ok(c.into()),
-        other => Err(TrainError::Invalid(format!("{} is a {} run, not a translation run", run.display(), other.task()))),
+        other => Err(other.wrong_kind(run, "translation")),
     }
 }
 
 impl LoadedRun {
     /// Loads `run` onto `device` (inference only), with its best weights.
     pub fn load(run: &Path, device: &Device) -> Result<Self> {
-        run_dir::config(run)?; // "not a run" before "no weights yet"
+        seq2seq_view(&run_dir::config(run)?, run)?; // "not a run" or "not a translator" before "no weights yet"
         Self::load_weights(run, &run_dir::weights_dir(run)?.join("model.bpk"), device)
     }
 

@@ -130,6 +130,18 @@ impl Trainable for TranslateTask<'_> {
         Ok(self.config()?.init(device)?)
     }
 
+    fn size(&self) -> Result<(u128, String)> {
+        let m = self.run.model;
+        let (s, t) = (self.data.src_vocab.len(), self.data.tgt_vocab.len());
+        Ok((
+            self.config()?.param_count(),
+            format!(
+                "the model (model.d_model = {}, model.d_ff = {}, model.encoder_layers = {}, model.decoder_layers = {}, vocabularies of {s} and {t})",
+                m.d_model, m.d_ff, m.encoder_layers, m.decoder_layers
+            ),
+        ))
+    }
+
     fn prepare_fresh(&self, model: &mut Seq2SeqModel) -> Result<Vec<String>> {
         let Some(path) = &self.run.model.init_embeddings else { return Ok(Vec::new()) };
         let vectors = attend_data::WordVectors::read(path, None)?;

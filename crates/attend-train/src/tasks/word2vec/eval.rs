@@ -140,7 +140,7 @@ pub fn analogies(v: &Unit, path: &Path, restrict: usize) -> Result<Vec<SectionSc
         restricted.entry(w.to_lowercase()).or_insert(i);
     }
     let mut sections: Vec<SectionScore> = Vec::new();
-    for (n, line) in text.lines().enumerate() {
+    for (n, line) in attend_data::strip_bom(&text).lines().enumerate() {
         let line = line.trim();
         if line.is_empty() {
             continue;
@@ -239,7 +239,7 @@ pub fn spearman(x: &[f64], y: &[f64]) -> f64 {
 pub fn similarity(v: &Unit, path: &Path) -> Result<SimilarityScore> {
     let text = std::fs::read_to_string(path).map_err(|e| TrainError::io(path, e))?;
     let (mut human, mut model, mut pairs) = (Vec::new(), Vec::new(), 0);
-    for (n, line) in text.lines().enumerate() {
+    for (n, line) in attend_data::strip_bom(&text).lines().enumerate() {
         if line.trim().is_empty() || line.starts_with('#') {
             continue;
         }

@@ -115,22 +115,9 @@ pub struct Word2VecConfig {
 }
 
 impl Word2VecConfig {
-    /// Checks the settings.
+    /// Checks the settings (each error names its `word2vec.*` key).
     pub fn validate(&self) -> err::Result<()> {
-        let bad = |m: &str| Err(TrainError::Config(m.into()));
-        if self.dim == 0 || self.window == 0 || self.epochs == 0 || self.threads == 0 || self.batch == 0 {
-            return bad("--dim, --window, --epochs, --threads and --batch must be at least 1");
-        }
-        if self.job_words == 0 || self.streams == 0 {
-            return bad("job_words and --streams must be at least 1");
-        }
-        if !(self.alpha > 0.0 && self.min_alpha >= 0.0 && self.min_alpha <= self.alpha) {
-            return bad("need 0 <= --min-alpha <= --alpha and --alpha > 0");
-        }
-        if !(self.sample >= 0.0) || !self.ns_exponent.is_finite() {
-            return bad("--sample must be >= 0");
-        }
-        Ok(())
+        crate::config::checks::word2vec(self).map_err(TrainError::Config)
     }
 }
 
@@ -354,6 +341,9 @@ pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, opts: &Tr
     };
     let vocab = counts.words.len();
     let corpus_words = counts.total_tokens;
+    // Input and output vectors of every word, f32: refused before they are allocated if they cannot fit.
+    let what = format!("word2vec's tables (word2vec.dim = {}, a vocabulary of {vocab} words, input and output vectors)", cfg.dim);
+    attend_model::size::check_fits((vocab as u128).saturating_mul(cfg.dim as u128).saturating_mul(2), 4, &what)?;
     let mut tables = match engine {
         Engine::Cpu => Tables::Cpu(native::HogwildTables::new(vocab, cfg.dim, cfg.seed)),
         Engine::Tensor(device) => Tables::Tensor(tensor::init(vocab, cfg, device)),

@@ -64,6 +64,11 @@ pub fn train(whole: &RunConfig, cfg: &Word2vecRunConfig, dir: &Path, resume: boo
     if !resume {
         run_dir::create(dir, whole, &[])?;
     }
+    let _lock = crate::trainer::lock::RunLock::acquire(dir)?;
+    if resume {
+        crate::trainer::integrity::clean_up(dir);
+        crate::trainer::integrity::verify(&ckpt)?;
+    }
     let (engine, engine_name) = match device {
         None => (Engine::Cpu, format!("cpu, {} thread(s)", w.threads)),
         Some(d) => (Engine::Tensor(d.clone()), format!("{} tensors, batch {}", cfg.train.device, w.batch)),
