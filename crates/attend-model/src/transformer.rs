@@ -178,7 +178,7 @@ impl Transformer {
         let y = self.positional.forward(embed.forward(tgt), past); // [batch, n, d_model]
         let (h, weights, cache) = self.decoder.forward_cached(self.embed_dropout.forward(y), cache, ctx, cross);
         let logits = match &self.output {
-            Some(linear) => linear.forward(h),
+            Some(linear) => crate::dense::linear(linear, h),
             None => embed.project(h),
         }; // [batch, n, tgt_vocab]
         Ok((logits, weights, cache))

@@ -85,7 +85,7 @@ impl VectorDecoder {
             let (out, _) = cell.run(input, pad, false, init.clone()); // [batch, seq, d_hidden]
             input = self.dropout.forward(out);
         }
-        self.output.forward(input) // [batch, seq, vocab]
+        crate::dense::linear(&self.output, input) // [batch, seq, vocab]
     }
 
     /// Greedy decoding: for each vector, the tokens after `bos` up to (not

@@ -134,6 +134,40 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_lstm(
+        xp: FloatTensor<Self>,
+        u: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        has_keep: bool,
+        reverse: bool,
+    ) -> FloatTensor<Self> {
+        super::recurrent::lstm_node::<B, C>(xp, u, h0, c0, has_keep.then_some(keep), reverse)
+    }
+
+    fn fused_attention_lstm(
+        ep: FloatTensor<Self>,
+        wc: FloatTensor<Self>,
+        u0: FloatTensor<Self>,
+        deep: FloatTensor<Self>,
+        drop: FloatTensor<Self>,
+        has_drop: bool,
+        keys: FloatTensor<Self>,
+        prep: FloatTensor<Self>,
+        ws: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        has_keep: bool,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        layers: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let drop = has_drop.then_some(drop);
+        let keep = has_keep.then_some(keep);
+        super::recurrent::attention_lstm_node::<B, C>(super::recurrent::DecoderInputs { ep, wc, u0, deep, drop, keys, prep, ws, v, keep, h0, c0, layers })
+    }
+
     fn fused_cross_entropy(
         logits: FloatTensor<Self>,
         targets: IntTensor<Self>,

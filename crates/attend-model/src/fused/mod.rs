@@ -19,7 +19,11 @@
 //! and by `Autodiff<B>` with the hand-written backward of `backward.rs`.
 
 mod backward;
+pub mod cpu;
 pub mod ops;
+mod recurrent;
+
+pub use recurrent::{attention_lstm, host_kernels, lstm, AttentionLstmInputs};
 
 #[cfg(feature = "wgpu")]
 use burn::backend::Cube;
@@ -85,6 +89,73 @@ pub trait FusedOps: Backend {
         smoothing: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         ops::cross_entropy::<Self>(logits, targets, weight, smoothing)
+    }
+
+    /// One LSTM layer over a sequence, one direction ([`cpu::lstm`]): `xp`
+    /// `[b, s, 4h]` the input projections with both biases (gates i, f, o,
+    /// g), `u` `[h, 4h]` the recurrent weights, `h0`/`c0` `[b, h]`; where
+    /// `has_keep`, `keep` `[b, s]` is 1 at real steps and 0 at padding (the
+    /// state carries over, the output is 0). Returns the outputs, the last h
+    /// and the last c packed in one vector `[b·s·h + b·h + b·h]`.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_lstm(
+        xp: FloatTensor<Self>,
+        u: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        has_keep: bool,
+        reverse: bool,
+    ) -> FloatTensor<Self> {
+        recurrent::lstm_forward::<Self>(xp, u, h0, c0, has_keep.then_some(keep), reverse).0
+    }
+
+    /// The teacher-forced LSTM decoder with additive attention
+    /// ([`cpu::attention_lstm`]): `ep` `[b, t, 4h]` the first layer's input
+    /// projection of the embedded tokens with its biases, `wc` `[k, 4h]` its
+    /// weights for the context, `u0` `[h, 4h]` its recurrent weights, `deep`
+    /// `[layers − 1, 2h + 1, 4h]` each further layer's input weights,
+    /// recurrent weights and bias; `drop` `[layers − 1, t, b, h]` their
+    /// inputs' dropout multipliers (where `has_drop`); `keys` `[b, s, k]`,
+    /// `prep` `[b, s, a]` (U h_j + b), `ws` `[h, a]`, `v` `[a]`; `keep`
+    /// `[b, s]` 1 at real source positions (where `has_keep`); `h0`/`c0`
+    /// `[b, h]` every layer's initial state. Returns the top states and the
+    /// contexts packed `[b·t·h + b·t·k]`, and the alignment weights `[b, t, s]`.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_attention_lstm(
+        ep: FloatTensor<Self>,
+        wc: FloatTensor<Self>,
+        u0: FloatTensor<Self>,
+        deep: FloatTensor<Self>,
+        drop: FloatTensor<Self>,
+        has_drop: bool,
+        keys: FloatTensor<Self>,
+        prep: FloatTensor<Self>,
+        ws: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        has_keep: bool,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        layers: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let x = recurrent::DecoderInputs {
+            ep,
+            wc,
+            u0,
+            deep,
+            drop: has_drop.then_some(drop),
+            keys,
+            prep,
+            ws,
+            v,
+            keep: has_keep.then_some(keep),
+            h0,
+            c0,
+            layers,
+        };
+        let (packed, alphas, _, _) = recurrent::attention_lstm_forward::<Self>(x);
+        (packed, alphas)
     }
 }
 

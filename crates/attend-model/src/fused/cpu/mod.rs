@@ -1,0 +1,176 @@
+//! Host kernels of the fused recurrent operations: plain Rust over `f32`
+//! slices, with the gemm crate (the one flex itself calls) for the matrix
+//! products and the vectorised functions of [`math`] for the gates.
+//!
+//! A whole recurrence runs here as one call, the way cuDNN and PyTorch's
+//! `nn.LSTM` run it: no per-step tensors, no per-step autodiff nodes, the
+//! four gates of a step from one matrix product, and back-propagation
+//! through time (Werbos, 1990) written out by hand, with the weight
+//! gradients of all steps as one product over the stacked steps.
+//!
+//! Tensors reach the kernels through [`read`] and leave through [`write`]:
+//! on flex without a copy (its buffers are plain host memory), on any other
+//! backend through `TensorData` (a copy each way; on a GPU a transfer, which
+//! is why the models use these kernels on CPU backends only).
+
+pub mod attention_lstm;
+pub mod lstm;
+pub mod math;
+
+use std::any::Any;
+
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, TensorMetadata};
+use burn::tensor::TensorData;
+
+/// A float tensor's values on the host, row-major and contiguous.
+pub struct HostTensor {
+    data: HostData,
+    /// Its shape.
+    pub shape: Vec<usize>,
+}
+
+enum HostData {
+    Owned(Vec<f32>),
+    #[cfg(feature = "flex")]
+    Flex(burn::backend::flex::FlexTensor),
+}
+
+impl HostTensor {
+    /// The values.
+    pub fn as_slice(&self) -> &[f32] {
+        match &self.data {
+            HostData::Owned(v) => v,
+            #[cfg(feature = "flex")]
+            HostData::Flex(t) => t.as_slice::<f32>().expect("a contiguous f32 flex tensor"),
+        }
+    }
+}
+
+/// The values of `t` on the host (no copy on flex when `t` is contiguous f32).
+pub fn read<B: Backend>(t: FloatTensor<B>) -> HostTensor {
+    let shape = t.shape().to_vec();
+    #[cfg(feature = "flex")]
+    {
+        use burn::tensor::DType;
+        let mut slot = Some(t);
+        if let Some(f) = (&mut slot as &mut dyn Any).downcast_mut::<Option<burn::backend::flex::FlexTensor>>() {
+            let f = f.take().expect("just put there");
+            if f.dtype() == DType::F32 {
+                let f = if f.is_contiguous() { f } else { f.to_contiguous() };
+                return HostTensor { data: HostData::Flex(f), shape };
+            }
+            let data = f.into_data().convert::<f32>();
+            return HostTensor { data: HostData::Owned(data.into_vec::<f32>().expect("converted to f32")), shape };
+        }
+        let t = slot.take().expect("not taken");
+        return read_generic::<B>(t, shape);
+    }
+    #[allow(unreachable_code)]
+    read_generic::<B>(t, shape)
+}
+
+fn read_generic<B: Backend>(t: FloatTensor<B>, shape: Vec<usize>) -> HostTensor {
+    let data = burn::tensor::try_read_sync(B::float_into_data(t))
+        .expect("a CPU-side read of the tensor")
+        .expect("the backend returned the tensor's data")
+        .convert::<f32>();
+    HostTensor { data: HostData::Owned(data.into_vec::<f32>().expect("converted to f32")), shape }
+}
+
+/// A tensor of `shape` on `device` holding `values` (no copy on flex).
+pub fn write<B: Backend>(values: Vec<f32>, shape: &[usize], device: &B::Device) -> FloatTensor<B> {
+    debug_assert_eq!(values.len(), shape.iter().product::<usize>());
+    #[cfg(feature = "flex")]
+    {
+        use burn::backend::flex::{FlexTensor, Layout};
+        let mut out: Option<FloatTensor<B>> = None;
+        if let Some(slot) = (&mut out as &mut dyn Any).downcast_mut::<Option<FlexTensor>>() {
+            let bytes = burn::tensor::Bytes::from_elems(values);
+            *slot = Some(FlexTensor::new(bytes, Layout::contiguous(shape.into()), burn::tensor::DType::F32));
+            return out.expect("just written");
+        }
+    }
+    B::float_from_data(TensorData::new(values, shape.to_vec()), device)
+}
+
+/// A matrix operand: `data[i·rs + j·cs]` is element (i, j).
+#[derive(Clone, Copy)]
+pub struct Mat<'a> {
+    pub data: &'a [f32],
+    pub rs: usize,
+    pub cs: usize,
+}
+
+impl<'a> Mat<'a> {
+    /// Row-major with `cols` columns.
+    pub fn rows(data: &'a [f32], cols: usize) -> Self {
+        Self { data, rs: cols, cs: 1 }
+    }
+    /// The transpose of a row-major matrix with `cols` columns.
+    pub fn transposed(data: &'a [f32], cols: usize) -> Self {
+        Self { data, rs: 1, cs: cols }
+    }
+    fn check(&self, rows: usize, cols: usize) {
+        if rows > 0 && cols > 0 {
+            assert!((rows - 1) * self.rs + (cols - 1) * self.cs < self.data.len(), "matrix operand out of bounds");
+        }
+    }
+}
+
+/// Products below this many multiply-adds run on one thread.
+const PARALLEL_MIN: usize = 1 << 20;
+
+/// `dst` (row-major, `m × n`, row stride `dst_rs`) = (`dst` if `accumulate`, else 0) + `a` `[m, k]` · `b` `[k, n]`.
+#[allow(clippy::too_many_arguments)]
+pub fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], dst_rs: usize, accumulate: bool, a: Mat, b: Mat) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    if k == 0 {
+        if !accumulate {
+            for i in 0..m {
+                dst[i * dst_rs..i * dst_rs + n].fill(0.0);
+            }
+        }
+        return;
+    }
+    a.check(m, k);
+    b.check(k, n);
+    assert!((m - 1) * dst_rs + n <= dst.len(), "matmul destination out of bounds");
+    let threads = rayon::current_num_threads();
+    let parallelism = if threads > 1 && m * n * k >= PARALLEL_MIN { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
+    // SAFETY: the bounds of all three operands were checked above; `dst` is borrowed mutably.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            a.data.as_ptr(),
+            a.cs as isize,
+            a.rs as isize,
+            b.data.as_ptr(),
+            b.cs as isize,
+            b.rs as isize,
+            1.0f32,
+            1.0f32,
+            false,
+            false,
+            false,
+            parallelism,
+        );
+    }
+}
+
+/// Sums the rows of `x` `[rows, cols]` into `out` `[cols]` (added to what it holds).
+pub fn add_row_sums(x: &[f32], cols: usize, out: &mut [f32]) {
+    for row in x.chunks_exact(cols) {
+        for (o, v) in out.iter_mut().zip(row) {
+            *o += v;
+        }
+    }
+}
