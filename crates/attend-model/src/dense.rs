@@ -10,7 +10,8 @@
 //! gradient once per batch element, `[batch, d_in, d_out]`, and then sums
 //! them: for the LSTM's output layer at batch 32, 512 MB allocated, zeroed,
 //! copied and summed per step for a 16 MB gradient. Same values and gradients
-//! here, up to the order of a sum.
+//! here, up to the order of a sum. On CPU backends the product (with its
+//! bias) is one fused operation ([`crate::fused::linear`]).
 
 use burn::nn::Linear;
 use burn::prelude::*;
@@ -22,6 +23,9 @@ pub fn linear<const D: usize>(layer: &Linear, x: Tensor<D>) -> Tensor<D> {
 
 /// x W + b for `x` `[.., d_in]`, `w` `[d_in, d_out]`, `b` `[d_out]`, as one 2-D product.
 pub fn linear_with<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor<D> {
+    if crate::fused::host_kernels(&x.device()) {
+        return crate::fused::linear(x, w, b);
+    }
     if D <= 2 {
         return burn::tensor::module::linear(x, w, b);
     }

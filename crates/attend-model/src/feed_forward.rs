@@ -5,7 +5,7 @@
 
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, relu};
+use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
 
 use crate::dense::linear;
@@ -64,8 +64,8 @@ impl FeedForward {
         let h = linear(&self.linear_inner, x); // [batch, seq, d_ff]
         let h = match self.activation {
             Activation::Relu => relu(h),
-            Activation::Gelu => gelu(h),
+            Activation::Gelu => crate::fused::gelu(h),
         };
-        linear(&self.linear_outer, self.dropout.forward(h)) // [batch, seq, d_model]
+        linear(&self.linear_outer, crate::fused::dropout(&self.dropout, h)) // [batch, seq, d_model]
     }
 }

@@ -239,7 +239,7 @@ impl Recurrent {
         let mut input = x;
         for (l, cell) in self.forward.iter().enumerate() {
             if l > 0 {
-                input = self.dropout.forward(input);
+                input = crate::fused::dropout(&self.dropout, input);
             }
             let zero = RecurrentState::zeros(kind, batch, self.d_hidden, &device);
             let start = init.as_mut().and_then(|i| i.next()).unwrap_or_else(|| zero.clone());

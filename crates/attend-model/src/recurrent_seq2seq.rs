@@ -125,7 +125,7 @@ impl RecurrentSeq2Seq {
         if len > self.max_len {
             return Err(ModelError::TooLong { len, max_len: self.max_len });
         }
-        let x = self.dropout.forward(self.src_embed.forward(src)); // [batch, s_src, d_embed]
+        let x = crate::fused::dropout(&self.dropout, self.src_embed.forward(src)); // [batch, s_src, d_embed]
         let (keys, finals) = self.encoder.forward(x, pad.as_ref()); // [batch, s_src, d_enc]
         // The top layer's final state (both directions concatenated).
         let top = self.encoder_layers - 1;
@@ -171,7 +171,7 @@ impl RecurrentSeq2Seq {
                 })
                 .collect();
             states[l] = cell.step(&xs, states[l].clone());
-            input = self.dropout.forward(states[l].h.clone());
+            input = crate::fused::dropout(&self.dropout, states[l].h.clone());
         }
         let top = states.last().map(|s| s.h.clone()).expect("at least one decoder layer");
         let out = match context {
@@ -187,10 +187,10 @@ impl RecurrentSeq2Seq {
     /// with attention, the alignment weights `[batch, s_src]` of this step.
     pub fn decode_step(&self, token: Tensor<1, Int>, states: Vec<RecurrentState>, memory: &RecurrentMemory) -> (Tensor<2>, Vec<RecurrentState>, Option<Tensor<2>>) {
         let batch = token.dims()[0];
-        let emb = self.dropout.forward(self.tgt_embed.forward(token.reshape([batch, 1]))); // [batch, 1, d_embed]
+        let emb = crate::fused::dropout(&self.dropout, self.tgt_embed.forward(token.reshape([batch, 1]))); // [batch, 1, d_embed]
         let d_embed = emb.dims()[2];
         let (out, states, alignment) = self.step(emb.reshape([batch, d_embed]), states, memory);
-        (self.output.forward(self.dropout.forward(out)), states, alignment) // [batch, vocab]
+        (self.output.forward(crate::fused::dropout(&self.dropout, out)), states, alignment) // [batch, vocab]
     }
 
     /// Teacher-forced decoding of `tgt_in` `[batch, s_tgt]`: logits `[batch, s_tgt, vocab]`
@@ -210,7 +210,7 @@ impl RecurrentSeq2Seq {
     /// version the fused decoder replaces, and the reference its tests compare against.
     pub fn decode_plain(&self, tgt_in: Tensor<2, Int>, memory: &RecurrentMemory) -> Result<(Tensor<3>, Vec<Tensor<4>>), ModelError> {
         let [batch, s_tgt] = tgt_in.dims();
-        let emb = self.dropout.forward(self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
+        let emb = crate::fused::dropout(&self.dropout, self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
         let d_embed = emb.dims()[2];
         let mut states = self.start_states(memory);
         let mut outputs = Vec::with_capacity(s_tgt);
@@ -222,7 +222,7 @@ impl RecurrentSeq2Seq {
             outputs.push(out);
             alignments.extend(alpha);
         }
-        let out = self.dropout.forward(Tensor::stack::<3>(outputs, 1)); // [batch, s_tgt, d_out]
+        let out = crate::fused::dropout(&self.dropout, Tensor::stack::<3>(outputs, 1)); // [batch, s_tgt, d_out]
         let logits = crate::dense::linear(&self.output, out); // [batch, s_tgt, vocab]
         let weights = if alignments.is_empty() {
             Vec::new()
@@ -246,7 +246,7 @@ impl RecurrentSeq2Seq {
         }
         let [batch, s_tgt] = tgt_in.dims();
         let device = tgt_in.device();
-        let emb = self.dropout.forward(self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
+        let emb = crate::fused::dropout(&self.dropout, self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
         let d_embed = emb.dims()[2];
         let d_key = memory.keys.dims()[2];
         let (w0, b0, u0) = cells[0].stacked(); // [d_embed + d_key, 4h], [4h], [h, 4h]
@@ -284,7 +284,7 @@ impl RecurrentSeq2Seq {
             c0: init.c.clone().unwrap_or_else(|| init.h.zeros_like()),
         };
         let (hs, ctxs, alphas) = crate::fused::attention_lstm(x); // [batch, s_tgt, h], [batch, s_tgt, d_key], [batch, s_tgt, s_src]
-        let out = self.dropout.forward(Tensor::cat(vec![hs, ctxs], 2)); // [batch, s_tgt, h + d_key]
+        let out = crate::fused::dropout(&self.dropout, Tensor::cat(vec![hs, ctxs], 2)); // [batch, s_tgt, h + d_key]
         Some((crate::dense::linear(&self.output, out), vec![alphas.unsqueeze_dim::<4>(1)]))
     }
 }

@@ -134,6 +134,18 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool) -> FloatTensor<Self> {
+        super::pointwise::linear_node::<B, C>(x, w, has_bias.then_some(b))
+    }
+
+    fn fused_dropout(x: FloatTensor<Self>, keep: f32, seed: usize) -> FloatTensor<Self> {
+        super::pointwise::dropout_node::<B, C>(x, keep, seed)
+    }
+
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::pointwise::gelu_node::<B, C>(x)
+    }
+
     fn fused_lstm(
         xp: FloatTensor<Self>,
         u: FloatTensor<Self>,

@@ -21,8 +21,10 @@
 mod backward;
 pub mod cpu;
 pub mod ops;
+mod pointwise;
 mod recurrent;
 
+pub use pointwise::{dropout, dropout_mask, gelu, linear};
 pub use recurrent::{attention_lstm, host_kernels, lstm, AttentionLstmInputs};
 
 #[cfg(feature = "wgpu")]
@@ -89,6 +91,22 @@ pub trait FusedOps: Backend {
         smoothing: f32,
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         ops::cross_entropy::<Self>(logits, targets, weight, smoothing)
+    }
+
+    /// x W (+ b where `has_bias`): `x` `[rows, d_in]`, `w` `[d_in, d_out]`, `b` `[d_out]`.
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool) -> FloatTensor<Self> {
+        pointwise::linear_forward::<Self>(x, w, has_bias.then_some(b))
+    }
+
+    /// Inverted dropout: each element kept with probability `keep` (and
+    /// scaled by 1/keep) by the counter-based mask of `seed` ([`cpu::elementwise`]).
+    fn fused_dropout(x: FloatTensor<Self>, keep: f32, seed: usize) -> FloatTensor<Self> {
+        pointwise::dropout_forward::<Self>(x, keep, seed)
+    }
+
+    /// GELU(x) = x Φ(x), element-wise.
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        pointwise::gelu_forward::<Self>(x)
     }
 
     /// One LSTM layer over a sequence, one direction ([`cpu::lstm`]): `xp`

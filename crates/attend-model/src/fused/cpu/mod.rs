@@ -14,6 +14,8 @@
 //! is why the models use these kernels on CPU backends only).
 
 pub mod attention_lstm;
+pub mod dense;
+pub mod elementwise;
 pub mod lstm;
 pub mod math;
 

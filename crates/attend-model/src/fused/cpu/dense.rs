@@ -1,0 +1,49 @@
+//! The linear layer y = x W + b on the host, forward and backward, each
+//! product one gemm call with the bias folded in (the output starts as the
+//! broadcast bias and the product is accumulated onto it) and the
+//! transposes of the backward read through strides, never copied.
+//!
+//! On flex a `Linear` under autodiff is a matmul node and a broadcast add
+//! node; each of flex's matmul outputs is allocated zeroed and then copied
+//! once more to re-align it (`FlexTensor::empty` → `Bytes::from_bytes_vec`),
+//! and the bias add and its gradient are strided broadcast loops. Here the
+//! output is written once.
+
+use super::{add_row_sums, matmul, Mat};
+
+/// y `[rows, d_out]` = x `[rows, d_in]` · w `[d_in, d_out]` (+ b `[d_out]`).
+pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
+    let mut y = match b {
+        Some(b) => {
+            let mut y = Vec::with_capacity(rows * d_out);
+            for _ in 0..rows {
+                y.extend_from_slice(&b[..d_out]);
+            }
+            y
+        }
+        None => vec![0.0; rows * d_out],
+    };
+    matmul(rows, d_out, d_in, &mut y, d_out, b.is_some(), Mat::rows(x, d_in), Mat::rows(w, d_out));
+    y
+}
+
+/// dx `[rows, d_in]` = dy · wᵀ.
+pub fn backward_x(dy: &[f32], w: &[f32], rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
+    let mut dx = vec![0.0; rows * d_in];
+    matmul(rows, d_in, d_out, &mut dx, d_in, false, Mat::rows(dy, d_out), Mat::transposed(w, d_out));
+    dx
+}
+
+/// dw `[d_in, d_out]` = xᵀ · dy.
+pub fn backward_w(x: &[f32], dy: &[f32], rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
+    let mut dw = vec![0.0; d_in * d_out];
+    matmul(d_in, d_out, rows, &mut dw, d_out, false, Mat::transposed(x, d_in), Mat::rows(dy, d_out));
+    dw
+}
+
+/// db `[d_out]` = the column sums of dy.
+pub fn backward_b(dy: &[f32], d_out: usize) -> Vec<f32> {
+    let mut db = vec![0.0; d_out];
+    add_row_sums(dy, d_out, &mut db);
+    db
+}

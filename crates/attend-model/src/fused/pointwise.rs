@@ -1,0 +1,201 @@
+//! The linear layer, dropout and the GELU as fused operations on the host
+//! kernels ([`super::cpu::dense`], [`super::cpu::elementwise`]): one
+//! autodiff node each, and on flex no intermediate tensors (Burn records a
+//! linear layer as a matmul and a broadcast add, a dropout as a random
+//! tensor and two products, a GELU backward as a composition of five
+//! operations). The models use them on CPU backends only
+//! ([`super::host_kernels`]); elsewhere they call Burn's own.
+
+use burn::backend::autodiff::checkpoint::base::Checkpointer;
+use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
+use burn::backend::autodiff::grads::Gradients;
+use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
+use burn::backend::autodiff::Autodiff;
+use burn::backend::tensor::FloatTensor;
+use burn::backend::{Backend, Dispatch, TensorMetadata};
+use burn::nn::Dropout;
+use burn::prelude::*;
+
+use super::cpu::{dense, elementwise, read, write};
+use super::{host_kernels, FusedOps};
+
+/// y = x W (+ b) on the host: `x` `[rows, d_in]`, `w` `[d_in, d_out]`, `b` `[d_out]`.
+pub(super) fn linear_forward<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, b: Option<FloatTensor<B>>) -> FloatTensor<B> {
+    let device = x.device();
+    let ([rows, d_in], d_out) = (x.shape().dims::<2>(), w.shape().dims::<2>()[1]);
+    let (x, w, b) = (read::<B>(x), read::<B>(w), b.map(read::<B>));
+    let y = dense::forward(x.as_slice(), w.as_slice(), b.as_ref().map(|b| b.as_slice()), rows, d_in, d_out);
+    write::<B>(y, &[rows, d_out], &device)
+}
+
+/// x with each element kept (and scaled by 1/keep) or zeroed by the mask of `seed`.
+pub(super) fn dropout_forward<B: Backend>(x: FloatTensor<B>, keep: f32, seed: usize) -> FloatTensor<B> {
+    let (device, shape) = (x.device(), x.shape().to_vec());
+    let y = elementwise::dropout(read::<B>(x).as_slice(), seed as u64, keep);
+    write::<B>(y, &shape, &device)
+}
+
+/// GELU(x), element-wise.
+pub(super) fn gelu_forward<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
+    let (device, shape) = (x.device(), x.shape().to_vec());
+    write::<B>(elementwise::gelu(read::<B>(x).as_slice()), &shape, &device)
+}
+
+#[derive(Debug)]
+struct LinearBackward;
+
+impl<B: Backend, const N: usize> Backward<B, N> for LinearBackward {
+    type State = (FloatTensor<B>, FloatTensor<B>);
+
+    fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (x, w) = ops.state;
+        let device = grad.device();
+        let ([rows, d_in], d_out) = (x.shape().dims::<2>(), w.shape().dims::<2>()[1]);
+        let dy = read::<B>(grad);
+        let mut parents = ops.parents.into_iter();
+        if let Some(Some(node)) = parents.next() {
+            let dx = dense::backward_x(dy.as_slice(), read::<B>(w).as_slice(), rows, d_in, d_out);
+            grads.register::<B>(node.id, write::<B>(dx, &[rows, d_in], &device));
+        }
+        if let Some(Some(node)) = parents.next() {
+            let dw = dense::backward_w(read::<B>(x).as_slice(), dy.as_slice(), rows, d_in, d_out);
+            grads.register::<B>(node.id, write::<B>(dw, &[d_in, d_out], &device));
+        }
+        if let Some(Some(node)) = parents.next() {
+            grads.register::<B>(node.id, write::<B>(dense::backward_b(dy.as_slice(), d_out), &[d_out], &device));
+        }
+    }
+}
+
+/// The linear node under autodiff (see [`FusedOps::fused_linear`]).
+pub(super) fn linear_node<B: Backend + FusedOps, C: CheckpointStrategy>(
+    x: FloatTensor<Autodiff<B, C>>,
+    w: FloatTensor<Autodiff<B, C>>,
+    b: Option<FloatTensor<Autodiff<B, C>>>,
+) -> FloatTensor<Autodiff<B, C>> {
+    let (xi, wi) = (x.primitive().clone(), w.primitive().clone());
+    let y = linear_forward::<B>(xi.clone(), wi.clone(), b.as_ref().map(|b| b.primitive().clone()));
+    match b {
+        Some(b) => match LinearBackward.prepare::<C>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((xi, wi), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        },
+        None => match LinearBackward.prepare::<C>([x.node(), w.node()]).compute_bound().stateful() {
+            OpsKind::Tracked(prep) => prep.finish((xi, wi), y),
+            OpsKind::UnTracked(prep) => prep.finish(y),
+        },
+    }
+}
+
+#[derive(Debug)]
+struct DropoutBackward;
+
+impl<B: Backend> Backward<B, 1> for DropoutBackward {
+    type State = (f32, usize);
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        let (keep, seed) = ops.state;
+        if let [Some(node)] = ops.parents {
+            // The same mask, recomputed from the seed.
+            grads.register::<B>(node.id, dropout_forward::<B>(grad, keep, seed));
+        }
+    }
+}
+
+/// The dropout node under autodiff (see [`FusedOps::fused_dropout`]).
+pub(super) fn dropout_node<B: Backend + FusedOps, C: CheckpointStrategy>(x: FloatTensor<Autodiff<B, C>>, keep: f32, seed: usize) -> FloatTensor<Autodiff<B, C>> {
+    match DropoutBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => prep.finish((keep, seed), dropout_forward::<B>(x.into_primitive(), keep, seed)),
+        OpsKind::UnTracked(prep) => prep.finish(dropout_forward::<B>(x.into_primitive(), keep, seed)),
+    }
+}
+
+#[derive(Debug)]
+struct GeluBackward;
+
+impl<B: Backend> Backward<B, 1> for GeluBackward {
+    type State = FloatTensor<B>;
+
+    fn backward(self, ops: Ops<Self::State, 1>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
+        let grad = grads.consume::<B>(&ops.node);
+        if let [Some(node)] = ops.parents {
+            let (device, shape) = (grad.device(), grad.shape().to_vec());
+            let dx = elementwise::gelu_backward(read::<B>(ops.state).as_slice(), read::<B>(grad).as_slice());
+            grads.register::<B>(node.id, write::<B>(dx, &shape, &device));
+        }
+    }
+}
+
+/// The GELU node under autodiff (see [`FusedOps::fused_gelu`]).
+pub(super) fn gelu_node<B: Backend + FusedOps, C: CheckpointStrategy>(x: FloatTensor<Autodiff<B, C>>) -> FloatTensor<Autodiff<B, C>> {
+    match GeluBackward.prepare::<C>([x.node()]).compute_bound().stateful() {
+        OpsKind::Tracked(prep) => {
+            let xi = x.primitive().clone();
+            prep.finish(xi.clone(), gelu_forward::<B>(xi))
+        }
+        OpsKind::UnTracked(prep) => prep.finish(gelu_forward::<B>(x.into_primitive())),
+    }
+}
+
+/// x W + b over the flattened leading dimensions of `x` `[.., d_in]` as one
+/// fused operation; on a backend without the host kernels, Burn's `linear`.
+pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Option<Tensor<1>>) -> Tensor<D> {
+    let mut dims = x.dims();
+    let d_in = dims[D - 1];
+    let rows = x.shape().num_elements() / d_in.max(1);
+    dims[D - 1] = w.dims()[1];
+    let x = x.reshape([rows, d_in]);
+    let y = if host_kernels(&x.device()) {
+        let has_bias = b.is_some();
+        let b = b.unwrap_or_else(|| Tensor::zeros([1], &w.device()));
+        Tensor::<2>::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), w.into_dispatch(), b.into_dispatch(), has_bias))
+    } else {
+        burn::tensor::module::linear(x, w, b)
+    };
+    y.reshape(dims) // [.., d_out]
+}
+
+/// A seed for one dropout call: one draw from the backend's generator (three
+/// 31-bit integers, which every integer type of every backend holds).
+fn draw_seed(device: &Device) -> usize {
+    let r = Tensor::<1, Int>::random([3], burn::tensor::Distribution::Uniform(0.0, 2_147_483_647.0), device);
+    let v = r.into_data().convert::<i64>().into_vec::<i64>().unwrap_or_default();
+    let part = |i: usize| v.get(i).copied().unwrap_or(0) as u64;
+    (part(0) | (part(1) << 31) | (part(2) << 62)) as usize
+}
+
+/// `layer.forward(x)` (inverted dropout while training), fused where the
+/// backend has the host kernels: the same distribution of masks, drawn by
+/// another generator (see [`elementwise`]).
+pub fn dropout<const D: usize>(layer: &Dropout, x: Tensor<D>) -> Tensor<D> {
+    let device = x.device();
+    if !layer.training.is_enabled() || !device.is_autodiff() || layer.prob == 0.0 {
+        return x;
+    }
+    if !host_kernels(&device) {
+        return layer.forward(x);
+    }
+    let keep = (1.0 - layer.prob) as f32;
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_dropout(x.into_dispatch(), keep, draw_seed(&device)))
+}
+
+/// A dropout multiplier (0 or 1/keep) of `shape`: Bernoulli(keep) / keep, from
+/// the host generator where the backend has the kernels, else from Burn's.
+pub fn dropout_mask<const D: usize>(shape: [usize; D], keep: f32, device: &Device) -> Tensor<D> {
+    if !host_kernels(device) {
+        return Tensor::<D>::random(shape, burn::tensor::Distribution::Bernoulli(keep as f64), device) * (1.0 / keep);
+    }
+    let n = shape.iter().product();
+    let mask = elementwise::mask(n, draw_seed(device) as u64, keep);
+    Tensor::from_data(TensorData::new(mask, shape), device)
+}
+
+/// GELU(x) = x Φ(x), fused where the backend has the host kernels.
+pub fn gelu<const D: usize>(x: Tensor<D>) -> Tensor<D> {
+    if !host_kernels(&x.device()) {
+        return burn::tensor::activation::gelu(x);
+    }
+    Tensor::from_dispatch(<Dispatch as FusedOps>::fused_gelu(x.into_dispatch()))
+}
