@@ -171,3 +171,26 @@ mod tests {
         sum * 2.0 / std::f64::consts::PI.sqrt()
     }
 }
+
+#[cfg(test)]
+mod timing {
+    /// `cargo test --release … -- --ignored --nocapture timing`: ns per element of each kernel.
+    #[test]
+    #[ignore]
+    fn timing() {
+        let n = 1 << 21;
+        let mut s = 1u32;
+        let x: Vec<f32> = (0..n).map(|_| { s = s.wrapping_mul(1664525).wrapping_add(1013904223); (s >> 8) as f32 / (1u32 << 24) as f32 * 6.0 - 3.0 }).collect();
+        let time = |name: &str, f: &dyn Fn() -> Vec<f32>| {
+            let t = std::time::Instant::now();
+            let mut keep = 0.0;
+            for _ in 0..10 { keep += f()[7]; }
+            println!("{name}: {:.3} ns/element ({keep})", t.elapsed().as_nanos() as f64 / (10 * n) as f64);
+        };
+        time("gelu", &|| super::gelu(&x));
+        time("gelu_backward", &|| super::gelu_backward(&x, &x));
+        time("dropout", &|| super::dropout(&x, 7, 0.9));
+        time("copy", &|| x.clone());
+        time("tanh", &|| { let mut y = x.clone(); super::super::math::tanh_in_place(&mut y); y });
+    }
+}
