@@ -75,6 +75,29 @@ fn linear_matches_burns_linear() {
     }
 }
 
+/// The tied output layer: logits against the rows of a table `[vocab, d]`
+/// read as stored, against the matmul with the transposed table.
+#[test]
+fn transposed_linear_matches_the_matmul_with_the_transposed_table() {
+    let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
+    for base in devices() {
+        let ad = base.clone().autodiff();
+        base.seed(53);
+        let (x0, t0) = (random([2, 5, 6], &base), random([9, 6], &base));
+        let probe = random([2, 5, 9], &ad);
+        let run = |fused_path: bool| {
+            let (x, t) = (leaf(&x0, &ad), leaf(&t0, &ad));
+            let y = if fused_path { fused::linear_transposed(x.clone(), t.clone()) } else { x.clone().matmul(t.clone().transpose().unsqueeze::<3>()) };
+            let g = (y.clone() * probe.clone()).sum().backward();
+            (y, x.grad(&g).unwrap(), t.grad(&g).unwrap())
+        };
+        let (a, r) = (run(true), run(false));
+        close(&format!("{base:?}: logits"), a.0, r.0);
+        close(&format!("{base:?}: dx"), a.1, r.1);
+        close(&format!("{base:?}: dtable"), a.2, r.2);
+    }
+}
+
 /// GELU against its definition x · (1 + erf(x/√2)) / 2 composed of Burn's
 /// operations (values and the exact gradient, as PyTorch's); Burn's own
 /// `gelu` has the same values, but its backward differentiates the tanh

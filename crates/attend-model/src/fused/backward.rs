@@ -62,7 +62,7 @@ impl<B: Backend + FusedOps> Backward<B, 1> for CrossEntropyBackward {
         let grad = grads.consume::<B>(&ops.node);
         let (probs, targets, weight, smoothing) = ops.state;
         if let [Some(node)] = ops.parents {
-            grads.register::<B>(node.id, ops::cross_entropy_backward::<B>(probs, targets, weight, smoothing, grad));
+            grads.register::<B>(node.id, B::fused_cross_entropy_backward(probs, targets, weight, smoothing, grad));
         }
     }
 }
@@ -134,8 +134,8 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
-    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool) -> FloatTensor<Self> {
-        super::pointwise::linear_node::<B, C>(x, w, has_bias.then_some(b))
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool, transposed: bool) -> FloatTensor<Self> {
+        super::pointwise::linear_node::<B, C>(x, w, has_bias.then_some(b), transposed)
     }
 
     fn fused_dropout(x: FloatTensor<Self>, keep: f32, seed: usize) -> FloatTensor<Self> {

@@ -24,7 +24,7 @@ pub mod ops;
 mod pointwise;
 mod recurrent;
 
-pub use pointwise::{dropout, dropout_mask, gelu, linear};
+pub use pointwise::{dropout, dropout_mask, gelu, linear, linear_transposed};
 pub use recurrent::{attention_lstm, host_kernels, lstm, AttentionLstmInputs};
 
 #[cfg(feature = "wgpu")]
@@ -93,9 +93,22 @@ pub trait FusedOps: Backend {
         ops::cross_entropy::<Self>(logits, targets, weight, smoothing)
     }
 
-    /// x W (+ b where `has_bias`): `x` `[rows, d_in]`, `w` `[d_in, d_out]`, `b` `[d_out]`.
-    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool) -> FloatTensor<Self> {
-        pointwise::linear_forward::<Self>(x, w, has_bias.then_some(b))
+    /// The gradient of [`Self::fused_cross_entropy`] with respect to the
+    /// logits, given its softmax and the loss's gradient `grad` `[1]`.
+    fn fused_cross_entropy_backward(
+        probs: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        weight: FloatTensor<Self>,
+        smoothing: f32,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        ops::cross_entropy_backward::<Self>(probs, targets, weight, smoothing, grad)
+    }
+
+    /// x W (+ b where `has_bias`): `x` `[rows, d_in]`, `w` `[d_in, d_out]`
+    /// (or, where `transposed`, W stored as its transpose `[d_out, d_in]`), `b` `[d_out]`.
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool, transposed: bool) -> FloatTensor<Self> {
+        pointwise::linear_forward::<Self>(x, w, has_bias.then_some(b), transposed)
     }
 
     /// Inverted dropout: each element kept with probability `keep` (and
@@ -177,11 +190,34 @@ pub trait FusedOps: Backend {
     }
 }
 
+/// The CPU backends run the cross-entropy on the host kernel ([`cpu::loss`]).
+macro_rules! host_loss {
+    () => {
+        fn fused_cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>, weight: FloatTensor<Self>, smoothing: f32) -> (FloatTensor<Self>, FloatTensor<Self>) {
+            pointwise::cross_entropy_forward::<Self>(logits, targets, weight, smoothing)
+        }
+
+        fn fused_cross_entropy_backward(
+            probs: FloatTensor<Self>,
+            targets: IntTensor<Self>,
+            weight: FloatTensor<Self>,
+            smoothing: f32,
+            grad: FloatTensor<Self>,
+        ) -> FloatTensor<Self> {
+            pointwise::cross_entropy_backward::<Self>(probs, targets, weight, smoothing, grad)
+        }
+    };
+}
+
 #[cfg(feature = "flex")]
-impl FusedOps for Flex {}
+impl FusedOps for Flex {
+    host_loss!();
+}
 #[cfg(feature = "ndarray")]
 #[allow(deprecated)]
-impl FusedOps for NdArray {}
+impl FusedOps for NdArray {
+    host_loss!();
+}
 #[cfg(feature = "wgpu")]
 impl FusedOps for Cube {}
 

@@ -11,20 +11,28 @@ use burn::backend::autodiff::checkpoint::strategy::CheckpointStrategy;
 use burn::backend::autodiff::grads::Gradients;
 use burn::backend::autodiff::ops::{Backward, Ops, OpsKind};
 use burn::backend::autodiff::Autodiff;
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Backend, Dispatch, TensorMetadata};
 use burn::nn::Dropout;
 use burn::prelude::*;
 
-use super::cpu::{dense, elementwise, read, write};
+use super::cpu::{dense, elementwise, loss, read, read_ints, write};
 use super::{host_kernels, FusedOps};
 
-/// y = x W (+ b) on the host: `x` `[rows, d_in]`, `w` `[d_in, d_out]`, `b` `[d_out]`.
-pub(super) fn linear_forward<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, b: Option<FloatTensor<B>>) -> FloatTensor<B> {
+/// `[rows, d_in]`, d_out of x and a weight `[d_in, d_out]` (or, `transposed`, `[d_out, d_in]`).
+fn linear_dims<B: Backend>(x: &FloatTensor<B>, w: &FloatTensor<B>, transposed: bool) -> ([usize; 2], usize) {
+    let w = w.shape().dims::<2>();
+    (x.shape().dims::<2>(), if transposed { w[0] } else { w[1] })
+}
+
+/// y = x W (+ b) on the host: `x` `[rows, d_in]`, `w` `[d_in, d_out]` (or,
+/// `transposed`, `[d_out, d_in]`), `b` `[d_out]`.
+pub(super) fn linear_forward<B: Backend>(x: FloatTensor<B>, w: FloatTensor<B>, b: Option<FloatTensor<B>>, transposed: bool) -> FloatTensor<B> {
     let device = x.device();
-    let ([rows, d_in], d_out) = (x.shape().dims::<2>(), w.shape().dims::<2>()[1]);
+    let ([rows, d_in], d_out) = linear_dims::<B>(&x, &w, transposed);
     let (x, w, b) = (read::<B>(x), read::<B>(w), b.map(read::<B>));
-    let y = dense::forward(x.as_slice(), w.as_slice(), b.as_ref().map(|b| b.as_slice()), rows, d_in, d_out);
+    let w = dense::Weight { data: w.as_slice(), transposed };
+    let y = dense::forward(x.as_slice(), w, b.as_ref().map(|b| b.as_slice()), rows, d_in, d_out);
     write::<B>(y, &[rows, d_out], &device)
 }
 
@@ -41,26 +49,46 @@ pub(super) fn gelu_forward<B: Backend>(x: FloatTensor<B>) -> FloatTensor<B> {
     write::<B>(elementwise::gelu(read::<B>(x).as_slice()), &shape, &device)
 }
 
+/// [`FusedOps::fused_cross_entropy`] on the host kernel ([`loss`]): the loss `[1]` and the softmax `[n, V]`.
+pub(super) fn cross_entropy_forward<B: Backend>(logits: FloatTensor<B>, targets: IntTensor<B>, weight: FloatTensor<B>, smoothing: f32) -> (FloatTensor<B>, FloatTensor<B>) {
+    let device = logits.device();
+    let [n, v] = logits.shape().dims::<2>();
+    let (logits, targets, weight) = (read::<B>(logits), read_ints::<B>(targets), read::<B>(weight));
+    let (total, probs) = loss::forward(logits.as_slice(), &targets, weight.as_slice(), v, smoothing);
+    (write::<B>(vec![total], &[1], &device), write::<B>(probs, &[n, v], &device))
+}
+
+/// [`FusedOps::fused_cross_entropy_backward`] on the host kernel.
+pub(super) fn cross_entropy_backward<B: Backend>(probs: FloatTensor<B>, targets: IntTensor<B>, weight: FloatTensor<B>, smoothing: f32, grad: FloatTensor<B>) -> FloatTensor<B> {
+    let device = probs.device();
+    let [n, v] = probs.shape().dims::<2>();
+    let g = read::<B>(grad).as_slice().first().copied().unwrap_or(0.0);
+    let (probs, targets, weight) = (read::<B>(probs), read_ints::<B>(targets), read::<B>(weight));
+    write::<B>(loss::backward(probs.as_slice(), &targets, weight.as_slice(), v, smoothing, g), &[n, v], &device)
+}
+
 #[derive(Debug)]
 struct LinearBackward;
 
 impl<B: Backend, const N: usize> Backward<B, N> for LinearBackward {
-    type State = (FloatTensor<B>, FloatTensor<B>);
+    type State = (FloatTensor<B>, FloatTensor<B>, bool);
 
     fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
-        let (x, w) = ops.state;
+        let (x, w, transposed) = ops.state;
         let device = grad.device();
-        let ([rows, d_in], d_out) = (x.shape().dims::<2>(), w.shape().dims::<2>()[1]);
+        let ([rows, d_in], d_out) = linear_dims::<B>(&x, &w, transposed);
+        let w_shape = w.shape().to_vec();
         let dy = read::<B>(grad);
         let mut parents = ops.parents.into_iter();
         if let Some(Some(node)) = parents.next() {
-            let dx = dense::backward_x(dy.as_slice(), read::<B>(w).as_slice(), rows, d_in, d_out);
+            let w = read::<B>(w);
+            let dx = dense::backward_x(dy.as_slice(), dense::Weight { data: w.as_slice(), transposed }, rows, d_in, d_out);
             grads.register::<B>(node.id, write::<B>(dx, &[rows, d_in], &device));
         }
         if let Some(Some(node)) = parents.next() {
-            let dw = dense::backward_w(read::<B>(x).as_slice(), dy.as_slice(), rows, d_in, d_out);
-            grads.register::<B>(node.id, write::<B>(dw, &[d_in, d_out], &device));
+            let dw = dense::backward_w(read::<B>(x).as_slice(), dy.as_slice(), transposed, rows, d_in, d_out);
+            grads.register::<B>(node.id, write::<B>(dw, &w_shape, &device));
         }
         if let Some(Some(node)) = parents.next() {
             grads.register::<B>(node.id, write::<B>(dense::backward_b(dy.as_slice(), d_out), &[d_out], &device));
@@ -73,16 +101,17 @@ pub(super) fn linear_node<B: Backend + FusedOps, C: CheckpointStrategy>(
     x: FloatTensor<Autodiff<B, C>>,
     w: FloatTensor<Autodiff<B, C>>,
     b: Option<FloatTensor<Autodiff<B, C>>>,
+    transposed: bool,
 ) -> FloatTensor<Autodiff<B, C>> {
     let (xi, wi) = (x.primitive().clone(), w.primitive().clone());
-    let y = linear_forward::<B>(xi.clone(), wi.clone(), b.as_ref().map(|b| b.primitive().clone()));
+    let y = linear_forward::<B>(xi.clone(), wi.clone(), b.as_ref().map(|b| b.primitive().clone()), transposed);
     match b {
         Some(b) => match LinearBackward.prepare::<C>([x.node(), w.node(), b.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((xi, wi), y),
+            OpsKind::Tracked(prep) => prep.finish((xi, wi, transposed), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         },
         None => match LinearBackward.prepare::<C>([x.node(), w.node()]).compute_bound().stateful() {
-            OpsKind::Tracked(prep) => prep.finish((xi, wi), y),
+            OpsKind::Tracked(prep) => prep.finish((xi, wi, transposed), y),
             OpsKind::UnTracked(prep) => prep.finish(y),
         },
     }
@@ -150,11 +179,30 @@ pub fn linear<const D: usize>(x: Tensor<D>, w: Tensor<2>, b: Option<Tensor<1>>) 
     let y = if host_kernels(&x.device()) {
         let has_bias = b.is_some();
         let b = b.unwrap_or_else(|| Tensor::zeros([1], &w.device()));
-        Tensor::<2>::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), w.into_dispatch(), b.into_dispatch(), has_bias))
+        Tensor::<2>::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), w.into_dispatch(), b.into_dispatch(), has_bias, false))
     } else {
         burn::tensor::module::linear(x, w, b)
     };
     y.reshape(dims) // [.., d_out]
+}
+
+/// x Tᵀ for `x` `[.., d]` and `table` `[vocab, d]`: logits against every row of
+/// the table (a tied output layer) as one fused operation reading the table
+/// as stored (no transposed copy; its gradient comes out in its own layout);
+/// on a backend without the host kernels, one flattened matmul.
+pub fn linear_transposed<const D: usize>(x: Tensor<D>, table: Tensor<2>) -> Tensor<D> {
+    let mut dims = x.dims();
+    let d = dims[D - 1];
+    let rows = x.shape().num_elements() / d.max(1);
+    dims[D - 1] = table.dims()[0];
+    let x = x.reshape([rows, d]);
+    let y = if host_kernels(&x.device()) {
+        let none = Tensor::<1>::zeros([1], &table.device()).into_dispatch();
+        Tensor::<2>::from_dispatch(<Dispatch as FusedOps>::fused_linear(x.into_dispatch(), table.into_dispatch(), none, false, true))
+    } else {
+        x.matmul(table.transpose())
+    };
+    y.reshape(dims) // [.., vocab]
 }
 
 /// A seed for one dropout call: one draw from the backend's generator (three

@@ -11,8 +11,36 @@
 
 use super::{add_row_sums, matmul, Mat};
 
-/// y `[rows, d_out]` = x `[rows, d_in]` · w `[d_in, d_out]` (+ b `[d_out]`).
-pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
+/// The weight W `[d_in, d_out]` as stored: row-major, or (`transposed`) as
+/// its transpose `[d_out, d_in]` row-major, e.g. an embedding table serving
+/// as the tied output layer (Press & Wolf, 2017).
+#[derive(Clone, Copy)]
+pub struct Weight<'a> {
+    pub data: &'a [f32],
+    pub transposed: bool,
+}
+
+impl Weight<'_> {
+    /// W as a `[d_in, d_out]` operand.
+    fn w(&self, d_in: usize, d_out: usize) -> Mat<'_> {
+        if self.transposed {
+            Mat::transposed(self.data, d_in)
+        } else {
+            Mat::rows(self.data, d_out)
+        }
+    }
+    /// Wᵀ as a `[d_out, d_in]` operand.
+    fn wt(&self, d_in: usize, d_out: usize) -> Mat<'_> {
+        if self.transposed {
+            Mat::rows(self.data, d_in)
+        } else {
+            Mat::transposed(self.data, d_out)
+        }
+    }
+}
+
+/// y `[rows, d_out]` = x `[rows, d_in]` · W `[d_in, d_out]` (+ b `[d_out]`).
+pub fn forward(x: &[f32], w: Weight, b: Option<&[f32]>, rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
     let mut y = match b {
         Some(b) => {
             let mut y = Vec::with_capacity(rows * d_out);
@@ -23,21 +51,26 @@ pub fn forward(x: &[f32], w: &[f32], b: Option<&[f32]>, rows: usize, d_in: usize
         }
         None => vec![0.0; rows * d_out],
     };
-    matmul(rows, d_out, d_in, &mut y, d_out, b.is_some(), Mat::rows(x, d_in), Mat::rows(w, d_out));
+    matmul(rows, d_out, d_in, &mut y, d_out, b.is_some(), Mat::rows(x, d_in), w.w(d_in, d_out));
     y
 }
 
-/// dx `[rows, d_in]` = dy · wᵀ.
-pub fn backward_x(dy: &[f32], w: &[f32], rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
+/// dx `[rows, d_in]` = dy · Wᵀ.
+pub fn backward_x(dy: &[f32], w: Weight, rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
     let mut dx = vec![0.0; rows * d_in];
-    matmul(rows, d_in, d_out, &mut dx, d_in, false, Mat::rows(dy, d_out), Mat::transposed(w, d_out));
+    matmul(rows, d_in, d_out, &mut dx, d_in, false, Mat::rows(dy, d_out), w.wt(d_in, d_out));
     dx
 }
 
-/// dw `[d_in, d_out]` = xᵀ · dy.
-pub fn backward_w(x: &[f32], dy: &[f32], rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
+/// dW = xᵀ · dy, in the layout of the weight: `[d_in, d_out]`, or
+/// (`transposed`) its transpose dyᵀ · x `[d_out, d_in]`.
+pub fn backward_w(x: &[f32], dy: &[f32], transposed: bool, rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
     let mut dw = vec![0.0; d_in * d_out];
-    matmul(d_in, d_out, rows, &mut dw, d_out, false, Mat::transposed(x, d_in), Mat::rows(dy, d_out));
+    if transposed {
+        matmul(d_out, d_in, rows, &mut dw, d_in, false, Mat::transposed(dy, d_out), Mat::rows(x, d_in));
+    } else {
+        matmul(d_in, d_out, rows, &mut dw, d_out, false, Mat::transposed(x, d_in), Mat::rows(dy, d_out));
+    }
     dw
 }
 

@@ -16,12 +16,13 @@
 pub mod attention_lstm;
 pub mod dense;
 pub mod elementwise;
+pub mod loss;
 pub mod lstm;
 pub mod math;
 
 use std::any::Any;
 
-use burn::backend::tensor::FloatTensor;
+use burn::backend::tensor::{FloatTensor, IntTensor};
 use burn::backend::{Backend, TensorMetadata};
 use burn::tensor::TensorData;
 
@@ -78,6 +79,16 @@ fn read_generic<B: Backend>(t: FloatTensor<B>, shape: Vec<usize>) -> HostTensor 
         .expect("the backend returned the tensor's data")
         .convert::<f32>();
     HostTensor { data: HostData::Owned(data.into_vec::<f32>().expect("converted to f32")), shape }
+}
+
+/// The values of an integer tensor on the host, as i64.
+pub fn read_ints<B: Backend>(t: IntTensor<B>) -> Vec<i64> {
+    burn::tensor::try_read_sync(B::int_into_data(t))
+        .expect("a CPU-side read of the tensor")
+        .expect("the backend returned the tensor's data")
+        .convert::<i64>()
+        .into_vec::<i64>()
+        .expect("converted to i64")
 }
 
 /// A tensor of `shape` on `device` holding `values` (no copy on flex).
