@@ -101,15 +101,16 @@ fn transposed_linear_matches_the_matmul_with_the_transposed_table() {
 /// GELU against its definition x · (1 + erf(x/√2)) / 2 composed of Burn's
 /// operations (values and the exact gradient, as PyTorch's); Burn's own
 /// `gelu` has the same values, but its backward differentiates the tanh
-/// approximation, which differs from the exact gradient by up to about 1e-3.
+/// approximation, which differs from the exact gradient by up to about 4e-3 (at |x| ≈ 2–3).
 #[test]
 fn gelu_matches_its_definition() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
     for base in devices() {
         let ad = base.clone().autodiff();
         base.seed(43);
-        let x0 = random([4, 7, 9], &base).mul_scalar(3.0);
-        let probe = random([4, 7, 9], &ad);
+        // Large enough for the kernels' parallel path at two threads.
+        let x0 = random([4, 256, 160], &base).mul_scalar(3.0);
+        let probe = random([4, 256, 160], &ad);
         let run = |which: usize| {
             let x = leaf(&x0, &ad);
             let y = match which {
@@ -125,7 +126,7 @@ fn gelu_matches_its_definition() {
         close(&format!("{base:?}: Burn's gelu"), burn.0, r.0);
         close(&format!("{base:?}: d gelu"), a.1.clone(), r.1);
         let gap = vals(a.1).iter().zip(vals(burn.1)).map(|(x, y)| (x - y).abs()).fold(0f32, f32::max);
-        assert!(gap < 2e-3, "{base:?}: Burn's approximate GELU gradient is {gap} away");
+        assert!(gap < 1e-2, "{base:?}: Burn's approximate GELU gradient is {gap} away");
     }
 }
 
@@ -135,7 +136,7 @@ fn dropout_is_an_inverted_dropout_with_one_mask_forward_and_backward() {
     for base in devices() {
         let ad = base.clone().autodiff();
         let layer = DropoutConfig::new(0.3).init();
-        let x0 = random([8, 64, 32], &base).add_scalar(5.0); // no zeros among the inputs
+        let x0 = random([8, 128, 160], &base).add_scalar(5.0); // no zeros among the inputs; large enough to run in parallel
         let run = || {
             ad.seed(47);
             let x = leaf(&x0, &ad);

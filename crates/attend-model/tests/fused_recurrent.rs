@@ -139,10 +139,14 @@ fn lstm_layer_matches_the_step_loop() {
 }
 
 fn seq2seq(layers: usize, bidirectional: bool, device: &Device) -> RecurrentSeq2Seq {
+    seq2seq_sized(layers, bidirectional, 5, device)
+}
+
+fn seq2seq_sized(layers: usize, bidirectional: bool, hidden: usize, device: &Device) -> RecurrentSeq2Seq {
     RecurrentSeq2SeqConfig::new(13, 11)
         .with_cell(CellKind::Lstm)
         .with_d_embed(6)
-        .with_d_hidden(5)
+        .with_d_hidden(hidden)
         .with_encoder_layers(layers)
         .with_decoder_layers(layers)
         .with_bidirectional(bidirectional)
@@ -182,6 +186,36 @@ fn attention_decoder_matches_the_step_loop() {
             let n = same_param_grads(&what, &model, &a.2, &r.2);
             assert!(n >= 20, "{what}: only {n} gradients compared");
         }
+    }
+}
+
+/// A decoder large enough that its attention runs in parallel over rows at
+/// two threads (batch · source · attention width ≥ 2¹⁵).
+#[test]
+fn attention_decoder_matches_the_step_loop_in_parallel() {
+    for base in devices().into_iter().filter(fused::host_kernels) {
+        let ad = base.clone().autodiff();
+        ad.seed(37);
+        let model = seq2seq_sized(1, false, 128, &ad);
+        let (b, s, t) = (8, 32, 5);
+        let src_ids: Vec<i64> = (0..b * s).map(|i| 3 + (i as i64 * 7) % 10).collect();
+        let src = Tensor::<2, Int>::from_data(TensorData::new(src_ids, [b, s]), &ad);
+        let lens: Vec<usize> = (0..b).map(|r| s - 3 * r).collect();
+        let pad = attend_model::attention::padding_mask(&lens, s, &ad);
+        let tgt_ids: Vec<i64> = (0..b * t).map(|i| 1 + (i as i64 * 5) % 10).collect();
+        let tgt = Tensor::<2, Int>::from_data(TensorData::new(tgt_ids, [b, t]), &ad);
+        let probe = random([b, t, 11], &ad);
+        let go = |fused_path: bool| {
+            let memory = model.encode(src.clone(), Some(pad.clone())).unwrap();
+            let (logits, w) = if fused_path { model.decode(tgt.clone(), &memory) } else { model.decode_plain(tgt.clone(), &memory) }.unwrap();
+            let g = (logits.clone() * probe.clone()).sum().backward();
+            (logits, w, GradientsParams::from_grads(g, &model))
+        };
+        let (a, r) = (go(true), go(false));
+        let what = format!("{base:?} parallel rows");
+        close(&format!("{what}: logits"), a.0, r.0);
+        close(&format!("{what}: attention"), a.1[0].clone(), r.1[0].clone());
+        assert!(same_param_grads(&what, &model, &a.2, &r.2) >= 15);
     }
 }
 

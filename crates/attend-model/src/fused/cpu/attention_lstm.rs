@@ -145,6 +145,59 @@ fn attend_back_body<const FMA: bool>(
 }
 multiversion!(fn attend_back(d: Dims, keys: &[f32], v: &[f32], keep: Option<&[f32]>, tv: &[f32], alpha: &[f32], dctx: &[f32], dprep: &mut [f32], dkeys: &mut [f32], dv: &mut [f32], dwsq: &mut [f32]) => attend_back_body);
 
+/// Rows per parallel task of the attention: the batch in two halves at two
+/// threads, when a step's attention is large enough to pay for the hand-over.
+fn row_chunk(d: Dims) -> Option<usize> {
+    let threads = rayon::current_num_threads();
+    (threads > 1 && d.b >= 2 && d.b * d.s * d.a >= 1 << 15).then(|| d.b.div_ceil(threads))
+}
+
+/// [`attend`] over all rows, in parallel over row chunks where it pays.
+fn attend_rows(d: Dims, x: &Inputs, wsq: &[f32], tv: &mut [f32], al: &mut [f32], ctx: &mut [f32]) {
+    let Some(rows) = row_chunk(d) else {
+        return attend(d, x.prep, x.keys, wsq, x.v, x.keep, tv, al, ctx);
+    };
+    use rayon::prelude::*;
+    let Dims { s, k, a, .. } = d;
+    tv.par_chunks_mut(rows * s * a).zip(al.par_chunks_mut(rows * s)).zip(ctx.par_chunks_mut(rows * k)).enumerate().for_each(|(c, ((tv, al), ctx))| {
+        let (r, n) = (c * rows, ctx.len() / k);
+        let keep = x.keep.map(|m| &m[r * s..(r + n) * s]);
+        let dc = Dims { b: n, ..d };
+        attend(dc, &x.prep[r * s * a..(r + n) * s * a], &x.keys[r * s * k..(r + n) * s * k], &wsq[r * a..(r + n) * a], x.v, keep, tv, al, ctx);
+    });
+}
+
+/// [`attend_back`] over all rows, in parallel over row chunks where it pays
+/// (each chunk with its own `dv`, summed after).
+fn attend_back_rows(d: Dims, x: &Inputs, tv: &[f32], al: &[f32], dctx: &[f32], g: &mut Grads, dwsq: &mut [f32]) {
+    let Some(rows) = row_chunk(d) else {
+        return attend_back(d, x.keys, x.v, x.keep, tv, al, dctx, &mut g.prep, &mut g.keys, &mut g.v, dwsq);
+    };
+    use rayon::prelude::*;
+    let Dims { s, k, a, .. } = d;
+    let parts: Vec<Vec<f32>> = g
+        .prep
+        .par_chunks_mut(rows * s * a)
+        .zip(g.keys.par_chunks_mut(rows * s * k))
+        .zip(dwsq.par_chunks_mut(rows * a))
+        .enumerate()
+        .map(|(c, ((dprep, dkeys), dq))| {
+            let (r, n) = (c * rows, dq.len() / a);
+            let keep = x.keep.map(|m| &m[r * s..(r + n) * s]);
+            let mut dv = vec![0.0; a];
+            let dc = Dims { b: n, ..d };
+            let keys = &x.keys[r * s * k..(r + n) * s * k];
+            attend_back(dc, keys, x.v, keep, &tv[r * s * a..(r + n) * s * a], &al[r * s..(r + n) * s], &dctx[r * k..(r + n) * k], dprep, dkeys, &mut dv, dq);
+            dv
+        })
+        .collect();
+    for part in parts {
+        for (y, v) in g.v.iter_mut().zip(part) {
+            *y += v;
+        }
+    }
+}
+
 /// The forward pass.
 pub fn forward(d: Dims, x: &Inputs) -> (Outputs, Saved) {
     let Dims { b, t: steps, s, h, k, a, layers } = d;
@@ -172,7 +225,7 @@ pub fn forward(d: Dims, x: &Inputs) -> (Outputs, Saved) {
         // Attention from the top layer's previous state.
         matmul(b, a, h, &mut wsq, a, false, Mat::rows(&sv.h[top][t * bh..(t + 1) * bh], h), Mat::rows(x.ws, a));
         let (tv, al, ctx) = (&mut sv.tv[t * b * s * a..][..b * s * a], &mut sv.alpha[t * b * s..][..b * s], &mut sv.ctx[t * b * k..][..b * k]);
-        attend(d, x.prep, x.keys, &wsq, x.v, x.keep, tv, al, ctx);
+        attend_rows(d, x, &wsq, tv, al, ctx);
         for l in 0..layers {
             let gates = &mut sv.gates[l][t * bg..(t + 1) * bg];
             if l == 0 {
@@ -278,7 +331,7 @@ pub fn backward(d: Dims, x: &Inputs, sv: &Saved, d_hs: &[f32], d_ctxs: &[f32]) -
         }
         let (tv, al) = (&sv.tv[t * b * s * a..][..b * s * a], &sv.alpha[t * b * s..][..b * s]);
         let dq = &mut dwsq[t * b * a..][..b * a];
-        attend_back(d, x.keys, x.v, x.keep, tv, al, &dctx, &mut g.prep, &mut g.keys, &mut g.v, dq);
+        attend_back_rows(d, x, tv, al, &dctx, &mut g, dq);
         // The query was the top layer's state before this step.
         matmul(b, h, a, &mut dh[top], h, true, Mat::rows(dq, a), Mat::transposed(x.ws, a));
     }

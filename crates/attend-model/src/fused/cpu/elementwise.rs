@@ -51,9 +51,9 @@ multiversion!(fn dropout_simd(x: &[f32], y: &mut [f32], seed: u64, start: u32, t
 pub fn dropout(x: &[f32], seed: u64, keep: f32) -> Vec<f32> {
     let mut y = vec![0.0; x.len()];
     let (t, scale) = (threshold(keep), 1.0 / keep);
-    const CHUNK: usize = 1 << 16;
-    if x.len() >= 4 * CHUNK && rayon::current_num_threads() > 1 {
+    if parallel(x.len()) {
         use rayon::prelude::*;
+        const CHUNK: usize = PAR_CHUNK;
         y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).enumerate().for_each(|(c, (y, x))| dropout_simd(x, y, seed, (c * CHUNK) as u32, t, scale));
     } else {
         dropout_simd(x, &mut y, seed, 0, t, scale);
@@ -102,17 +102,34 @@ fn gelu_backward_body<const FMA: bool>(x: &[f32], dy: &[f32], dx: &mut [f32]) {
 }
 multiversion!(fn gelu_backward_simd(x: &[f32], dy: &[f32], dx: &mut [f32]) => gelu_backward_body);
 
+/// Elements per parallel task of the element-wise kernels (at two or more threads).
+const PAR_CHUNK: usize = 1 << 15;
+
+fn parallel(n: usize) -> bool {
+    n >= 4 * PAR_CHUNK && rayon::current_num_threads() > 1
+}
+
 /// GELU(x) = x Φ(x), element-wise.
 pub fn gelu(x: &[f32]) -> Vec<f32> {
     let mut y = vec![0.0; x.len()];
-    gelu_simd(x, &mut y);
+    if parallel(x.len()) {
+        use rayon::prelude::*;
+        y.par_chunks_mut(PAR_CHUNK).zip(x.par_chunks(PAR_CHUNK)).for_each(|(y, x)| gelu_simd(x, y));
+    } else {
+        gelu_simd(x, &mut y);
+    }
     y
 }
 
 /// dy · (Φ(x) + x φ(x)), the GELU's input gradient.
 pub fn gelu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
     let mut dx = vec![0.0; x.len()];
-    gelu_backward_simd(x, dy, &mut dx);
+    if parallel(x.len()) {
+        use rayon::prelude::*;
+        dx.par_chunks_mut(PAR_CHUNK).zip(x.par_chunks(PAR_CHUNK)).zip(dy.par_chunks(PAR_CHUNK)).for_each(|((dx, x), dy)| gelu_backward_simd(x, dy, dx));
+    } else {
+        gelu_backward_simd(x, dy, &mut dx);
+    }
     dx
 }
 
