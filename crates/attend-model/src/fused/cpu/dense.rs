@@ -9,7 +9,7 @@
 //! and the bias add and its gradient are strided broadcast loops. Here the
 //! output is written once.
 
-use super::{add_row_sums, matmul, Mat};
+use super::{add_row_sums, matmul, matmul_new, Mat};
 
 /// The weight W `[d_in, d_out]` as stored: row-major, or (`transposed`) as
 /// its transpose `[d_out, d_in]` row-major, e.g. an embedding table serving
@@ -41,37 +41,30 @@ impl Weight<'_> {
 
 /// y `[rows, d_out]` = x `[rows, d_in]` · W `[d_in, d_out]` (+ b `[d_out]`).
 pub fn forward(x: &[f32], w: Weight, b: Option<&[f32]>, rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
-    let mut y = match b {
-        Some(b) => {
-            let mut y = Vec::with_capacity(rows * d_out);
-            for _ in 0..rows {
-                y.extend_from_slice(&b[..d_out]);
-            }
-            y
-        }
-        None => vec![0.0; rows * d_out],
+    let Some(b) = b else {
+        return matmul_new(rows, d_out, d_in, Mat::rows(x, d_in), w.w(d_in, d_out));
     };
-    matmul(rows, d_out, d_in, &mut y, d_out, b.is_some(), Mat::rows(x, d_in), w.w(d_in, d_out));
+    let mut y = Vec::with_capacity(rows * d_out);
+    for _ in 0..rows {
+        y.extend_from_slice(&b[..d_out]);
+    }
+    matmul(rows, d_out, d_in, &mut y, d_out, true, Mat::rows(x, d_in), w.w(d_in, d_out));
     y
 }
 
 /// dx `[rows, d_in]` = dy · Wᵀ.
 pub fn backward_x(dy: &[f32], w: Weight, rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
-    let mut dx = vec![0.0; rows * d_in];
-    matmul(rows, d_in, d_out, &mut dx, d_in, false, Mat::rows(dy, d_out), w.wt(d_in, d_out));
-    dx
+    matmul_new(rows, d_in, d_out, Mat::rows(dy, d_out), w.wt(d_in, d_out))
 }
 
 /// dW = xᵀ · dy, in the layout of the weight: `[d_in, d_out]`, or
 /// (`transposed`) its transpose dyᵀ · x `[d_out, d_in]`.
 pub fn backward_w(x: &[f32], dy: &[f32], transposed: bool, rows: usize, d_in: usize, d_out: usize) -> Vec<f32> {
-    let mut dw = vec![0.0; d_in * d_out];
     if transposed {
-        matmul(d_out, d_in, rows, &mut dw, d_in, false, Mat::transposed(dy, d_out), Mat::rows(x, d_in));
+        matmul_new(d_out, d_in, rows, Mat::transposed(dy, d_out), Mat::rows(x, d_in))
     } else {
-        matmul(d_in, d_out, rows, &mut dw, d_out, false, Mat::transposed(x, d_in), Mat::rows(dy, d_out));
+        matmul_new(d_in, d_out, rows, Mat::transposed(x, d_in), Mat::rows(dy, d_out))
     }
-    dw
 }
 
 /// db `[d_out]` = the column sums of dy.

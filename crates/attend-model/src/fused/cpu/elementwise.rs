@@ -15,7 +15,10 @@
 //! 7.1.26 (absolute error below 1.5e-7), vectorised; flex computes `erff`
 //! per element and its backward as a composition of tensor operations.
 
+use std::mem::MaybeUninit;
+
 use super::math::{exp, madd, multiversion};
+use super::output;
 
 #[inline(always)]
 fn fmix32(mut h: u32) -> u32 {
@@ -38,27 +41,27 @@ pub fn threshold(keep: f32) -> u32 {
 }
 
 #[inline(always)]
-fn dropout_body<const FMA: bool>(x: &[f32], y: &mut [f32], seed: u64, start: u32, threshold: u32, scale: f32) {
+fn dropout_body<const FMA: bool>(x: &[f32], y: &mut [MaybeUninit<f32>], seed: u64, start: u32, threshold: u32, scale: f32) {
     for (i, (y, x)) in y.iter_mut().zip(x).enumerate() {
         let keep = bits(seed, start.wrapping_add(i as u32)) < threshold;
-        *y = if keep { x * scale } else { 0.0 };
+        y.write(if keep { x * scale } else { 0.0 });
     }
 }
-multiversion!(fn dropout_simd(x: &[f32], y: &mut [f32], seed: u64, start: u32, threshold: u32, scale: f32) => dropout_body);
+multiversion!(fn dropout_simd(x: &[f32], y: &mut [MaybeUninit<f32>], seed: u64, start: u32, threshold: u32, scale: f32) => dropout_body);
 
 /// y = x · mask · scale, the mask of `seed` (elements counted from 0): the
 /// forward pass with x the input, the backward pass with x the output's gradient.
 pub fn dropout(x: &[f32], seed: u64, keep: f32) -> Vec<f32> {
-    let mut y = vec![0.0; x.len()];
     let (t, scale) = (threshold(keep), 1.0 / keep);
-    if parallel(x.len()) {
-        use rayon::prelude::*;
-        const CHUNK: usize = PAR_CHUNK;
-        y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).enumerate().for_each(|(c, (y, x))| dropout_simd(x, y, seed, (c * CHUNK) as u32, t, scale));
-    } else {
-        dropout_simd(x, &mut y, seed, 0, t, scale);
-    }
-    y
+    output(x.len(), |y| {
+        if parallel(x.len()) {
+            use rayon::prelude::*;
+            const CHUNK: usize = PAR_CHUNK;
+            y.par_chunks_mut(CHUNK).zip(x.par_chunks(CHUNK)).enumerate().for_each(|(c, (y, x))| dropout_simd(x, y, seed, (c * CHUNK) as u32, t, scale));
+        } else {
+            dropout_simd(x, y, seed, 0, t, scale);
+        }
+    })
 }
 
 /// The multiplier itself (0 or 1/keep) for `n` elements: a dropout mask to
@@ -84,23 +87,23 @@ fn erf<const FMA: bool>(x: f32) -> f32 {
 }
 
 #[inline(always)]
-fn gelu_body<const FMA: bool>(x: &[f32], y: &mut [f32]) {
+fn gelu_body<const FMA: bool>(x: &[f32], y: &mut [MaybeUninit<f32>]) {
     for (y, &x) in y.iter_mut().zip(x) {
-        *y = 0.5 * x * (1.0 + erf::<FMA>(x * SQRT_HALF));
+        y.write(0.5 * x * (1.0 + erf::<FMA>(x * SQRT_HALF)));
     }
 }
-multiversion!(fn gelu_simd(x: &[f32], y: &mut [f32]) => gelu_body);
+multiversion!(fn gelu_simd(x: &[f32], y: &mut [MaybeUninit<f32>]) => gelu_body);
 
 #[inline(always)]
-fn gelu_backward_body<const FMA: bool>(x: &[f32], dy: &[f32], dx: &mut [f32]) {
+fn gelu_backward_body<const FMA: bool>(x: &[f32], dy: &[f32], dx: &mut [MaybeUninit<f32>]) {
     const INV_SQRT_2PI: f32 = 0.398_942_3;
     for ((dx, &x), &dy) in dx.iter_mut().zip(x).zip(dy) {
         let cdf = 0.5 * (1.0 + erf::<FMA>(x * SQRT_HALF));
         let pdf = INV_SQRT_2PI * exp::<FMA>(-0.5 * x * x);
-        *dx = dy * madd::<FMA>(x, pdf, cdf);
+        dx.write(dy * madd::<FMA>(x, pdf, cdf));
     }
 }
-multiversion!(fn gelu_backward_simd(x: &[f32], dy: &[f32], dx: &mut [f32]) => gelu_backward_body);
+multiversion!(fn gelu_backward_simd(x: &[f32], dy: &[f32], dx: &mut [MaybeUninit<f32>]) => gelu_backward_body);
 
 /// Elements per parallel task of the element-wise kernels (at two or more threads).
 const PAR_CHUNK: usize = 1 << 15;
@@ -111,26 +114,27 @@ fn parallel(n: usize) -> bool {
 
 /// GELU(x) = x Φ(x), element-wise.
 pub fn gelu(x: &[f32]) -> Vec<f32> {
-    let mut y = vec![0.0; x.len()];
-    if parallel(x.len()) {
-        use rayon::prelude::*;
-        y.par_chunks_mut(PAR_CHUNK).zip(x.par_chunks(PAR_CHUNK)).for_each(|(y, x)| gelu_simd(x, y));
-    } else {
-        gelu_simd(x, &mut y);
-    }
-    y
+    output(x.len(), |y| {
+        if parallel(x.len()) {
+            use rayon::prelude::*;
+            y.par_chunks_mut(PAR_CHUNK).zip(x.par_chunks(PAR_CHUNK)).for_each(|(y, x)| gelu_simd(x, y));
+        } else {
+            gelu_simd(x, y);
+        }
+    })
 }
 
 /// dy · (Φ(x) + x φ(x)), the GELU's input gradient.
 pub fn gelu_backward(x: &[f32], dy: &[f32]) -> Vec<f32> {
-    let mut dx = vec![0.0; x.len()];
-    if parallel(x.len()) {
-        use rayon::prelude::*;
-        dx.par_chunks_mut(PAR_CHUNK).zip(x.par_chunks(PAR_CHUNK)).zip(dy.par_chunks(PAR_CHUNK)).for_each(|((dx, x), dy)| gelu_backward_simd(x, dy, dx));
-    } else {
-        gelu_backward_simd(x, dy, &mut dx);
-    }
-    dx
+    assert_eq!(x.len(), dy.len(), "gelu_backward: one gradient per input");
+    output(x.len(), |dx| {
+        if parallel(x.len()) {
+            use rayon::prelude::*;
+            dx.par_chunks_mut(PAR_CHUNK).zip(x.par_chunks(PAR_CHUNK)).zip(dy.par_chunks(PAR_CHUNK)).for_each(|((dx, x), dy)| gelu_backward_simd(x, dy, dx));
+        } else {
+            gelu_backward_simd(x, dy, dx);
+        }
+    })
 }
 
 #[cfg(test)]

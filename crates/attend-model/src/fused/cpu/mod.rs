@@ -137,29 +137,54 @@ const PARALLEL_MIN: usize = 1 << 20;
 /// `dst` (row-major, `m × n`, row stride `dst_rs`) = (`dst` if `accumulate`, else 0) + `a` `[m, k]` · `b` `[k, n]`.
 #[allow(clippy::too_many_arguments)]
 pub fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], dst_rs: usize, accumulate: bool, a: Mat, b: Mat) {
+    if m > 0 && n > 0 {
+        assert!((m - 1) * dst_rs + n <= dst.len(), "matmul destination out of bounds");
+    }
+    // SAFETY: `dst` holds the m × n destination (checked) and is borrowed mutably.
+    unsafe { gemm_raw(m, n, k, dst.as_mut_ptr(), dst_rs, accumulate, a, b) }
+}
+
+/// A new `[m, n]` row-major matrix `a` `[m, k]` · `b` `[k, n]`, written once
+/// (not zeroed first: gemm stores into it without reading it).
+pub fn matmul_new(m: usize, n: usize, k: usize, a: Mat, b: Mat) -> Vec<f32> {
+    if k == 0 {
+        return vec![0.0; m * n];
+    }
+    output(m * n, |dst| {
+        // SAFETY: `dst` holds m × n elements; gemm writes every one of them
+        // (without `accumulate` it stores, never reads, the destination).
+        unsafe { gemm_raw(m, n, k, dst.as_mut_ptr().cast::<f32>(), n, false, a, b) }
+    })
+}
+
+/// # Safety
+/// `dst` must be valid for writes (and, with `accumulate`, reads) of the
+/// `m × n` matrix with row stride `dst_rs`.
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_raw(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, accumulate: bool, a: Mat, b: Mat) {
     if m == 0 || n == 0 {
         return;
     }
     if k == 0 {
         if !accumulate {
             for i in 0..m {
-                dst[i * dst_rs..i * dst_rs + n].fill(0.0);
+                // SAFETY: row i of the destination, valid by the contract.
+                unsafe { std::ptr::write_bytes(dst.add(i * dst_rs), 0, n) };
             }
         }
         return;
     }
     a.check(m, k);
     b.check(k, n);
-    assert!((m - 1) * dst_rs + n <= dst.len(), "matmul destination out of bounds");
     let threads = rayon::current_num_threads();
     let parallelism = if threads > 1 && m * n * k >= PARALLEL_MIN { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
-    // SAFETY: the bounds of all three operands were checked above; `dst` is borrowed mutably.
+    // SAFETY: the operands' bounds were checked above, the destination's by the contract.
     unsafe {
         gemm::gemm(
             m,
             n,
             k,
-            dst.as_mut_ptr(),
+            dst,
             1,
             dst_rs as isize,
             accumulate,
@@ -177,6 +202,17 @@ pub fn matmul(m: usize, n: usize, k: usize, dst: &mut [f32], dst_rs: usize, accu
             parallelism,
         );
     }
+}
+
+/// A vector of `n` floats that `fill` writes in full (it receives them
+/// uninitialised, so no pass zeroes them first; every kernel passed here
+/// writes every element).
+pub fn output(n: usize, fill: impl FnOnce(&mut [std::mem::MaybeUninit<f32>])) -> Vec<f32> {
+    let mut v = Vec::with_capacity(n);
+    fill(&mut v.spare_capacity_mut()[..n]);
+    // SAFETY: `fill` initialised all n elements (the contract of every caller).
+    unsafe { v.set_len(n) };
+    v
 }
 
 /// Sums the rows of `x` `[rows, cols]` into `out` `[cols]` (added to what it holds).
