@@ -84,6 +84,11 @@ impl MultiHeadAttention {
     ) -> (Tensor<3>, Tensor<4>) {
         let [batch, s_q, d_model] = query.dims();
         let q = self.split_heads(linear(&self.query, query)); // [batch, heads, s_q, d_k]
+        if crate::fused::host_kernels(&q.device()) {
+            // One fused operation reading the heads in place, the context merged.
+            let (context, weights) = crate::fused::attention_heads(q, k, v, masks.key_pad, masks.attn, &self.dropout);
+            return (linear(&self.output, context), weights); // [batch, s_q, d_model]
+        }
         let (context, weights) =
             scaled_dot_product_attention(q, k, v, masks.key_pad, masks.attn, &self.dropout);
         let context = context.swap_dims(1, 2).reshape([batch, s_q, d_model]); // [batch, s_q, d_model]

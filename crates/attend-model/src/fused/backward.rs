@@ -134,6 +134,23 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
         }
     }
 
+    fn fused_attention_heads(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        pad: BoolTensor<Self>,
+        has_pad: bool,
+        attn: BoolTensor<Self>,
+        has_attn: bool,
+        seed: usize,
+        keep: f32,
+        dropped: bool,
+        scale: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let s = super::heads::Settings::new::<B>(has_pad.then_some(pad), has_attn.then_some(attn), dropped.then_some((seed as u64, keep)), scale);
+        super::heads::node::<B, C>(q, k, v, s)
+    }
+
     fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool, transposed: bool) -> FloatTensor<Self> {
         super::pointwise::linear_node::<B, C>(x, w, has_bias.then_some(b), transposed)
     }

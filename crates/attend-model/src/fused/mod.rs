@@ -20,10 +20,12 @@
 
 mod backward;
 pub mod cpu;
+mod heads;
 pub mod ops;
 mod pointwise;
 mod recurrent;
 
+pub use heads::attention_heads;
 pub use pointwise::{dropout, dropout_mask, gelu, linear, linear_transposed};
 pub use recurrent::{attention_lstm, host_kernels, lstm, AttentionLstmInputs};
 
@@ -103,6 +105,30 @@ pub trait FusedOps: Backend {
         grad: FloatTensor<Self>,
     ) -> FloatTensor<Self> {
         ops::cross_entropy_backward::<Self>(probs, targets, weight, smoothing, grad)
+    }
+
+    /// Multi-head attention on the host kernel ([`cpu::attention`]): `q`
+    /// `[b, h, s_q, d]`, `k`/`v` `[b, h, s_k, d]` (any strides), `pad`
+    /// `[b, s_k]` and `attn` `[s_q, s_k]` (`true` = not allowed; where
+    /// `has_pad`/`has_attn`), the weights' dropout (where `dropped`) by the
+    /// counter-based mask of `seed` with keep probability `keep`. Returns the
+    /// merged context `[b, s_q, h·d]` and the weights before dropout.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_attention_heads(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        pad: BoolTensor<Self>,
+        has_pad: bool,
+        attn: BoolTensor<Self>,
+        has_attn: bool,
+        seed: usize,
+        keep: f32,
+        dropped: bool,
+        scale: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let s = heads::Settings::new::<Self>(has_pad.then_some(pad), has_attn.then_some(attn), dropped.then_some((seed as u64, keep)), scale);
+        heads::forward::<Self>(q, k, v, &s)
     }
 
     /// x W (+ b where `has_bias`): `x` `[rows, d_in]`, `w` `[d_in, d_out]`

@@ -207,7 +207,7 @@ pub fn linear_transposed<const D: usize>(x: Tensor<D>, table: Tensor<2>) -> Tens
 
 /// A seed for one dropout call: one draw from the backend's generator (three
 /// 31-bit integers, which every integer type of every backend holds).
-fn draw_seed(device: &Device) -> usize {
+pub(super) fn draw_seed(device: &Device) -> usize {
     let r = Tensor::<1, Int>::random([3], burn::tensor::Distribution::Uniform(0.0, 2_147_483_647.0), device);
     let v = r.into_data().convert::<i64>().into_vec::<i64>().unwrap_or_default();
     let part = |i: usize| v.get(i).copied().unwrap_or(0) as u64;

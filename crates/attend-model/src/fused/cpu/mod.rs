@@ -13,6 +13,7 @@
 //! backend through `TensorData` (a copy each way; on a GPU a transfer, which
 //! is why the models use these kernels on CPU backends only).
 
+pub mod attention;
 pub mod attention_lstm;
 pub mod dense;
 pub mod elementwise;
@@ -79,6 +80,107 @@ fn read_generic<B: Backend>(t: FloatTensor<B>, shape: Vec<usize>) -> HostTensor 
         .expect("the backend returned the tensor's data")
         .convert::<f32>();
     HostTensor { data: HostData::Owned(data.into_vec::<f32>().expect("converted to f32")), shape }
+}
+
+/// A float tensor's values on the host as stored: element (i₀, i₁, …) at
+/// `offset + Σ iₖ·strides[k]` of [`Self::data`] (no copy on flex, whose
+/// views, e.g. the heads split off a `[batch, seq, d_model]` tensor, keep
+/// their strides; other backends give a contiguous copy).
+pub struct HostView {
+    data: HostData,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// The step of each dimension, in elements.
+    pub strides: Vec<usize>,
+    /// Where element (0, …, 0) is.
+    pub offset: usize,
+}
+
+impl HostView {
+    /// The whole buffer the strides index into.
+    pub fn data(&self) -> &[f32] {
+        match &self.data {
+            HostData::Owned(v) => v,
+            #[cfg(feature = "flex")]
+            HostData::Flex(t) => t.storage::<f32>(),
+        }
+    }
+}
+
+fn contiguous_strides(shape: &[usize]) -> Vec<usize> {
+    let mut strides = vec![1; shape.len()];
+    for k in (0..shape.len().saturating_sub(1)).rev() {
+        strides[k] = strides[k + 1] * shape[k + 1];
+    }
+    strides
+}
+
+/// The values of `t` as stored (see [`HostView`]).
+pub fn read_view<B: Backend>(t: FloatTensor<B>) -> HostView {
+    #[cfg(feature = "flex")]
+    {
+        use burn::tensor::DType;
+        let mut slot = Some(t);
+        if let Some(f) = (&mut slot as &mut dyn Any).downcast_mut::<Option<burn::backend::flex::FlexTensor>>() {
+            let f = f.take().expect("just put there");
+            let layout = f.layout();
+            if f.dtype() == DType::F32 && layout.strides().iter().all(|&s| s >= 0) {
+                let (shape, offset) = (layout.shape().to_vec(), layout.start_offset());
+                let strides = layout.strides().iter().map(|&s| s as usize).collect();
+                return HostView { data: HostData::Flex(f), shape, strides, offset };
+            }
+            let host = read::<burn::backend::Flex>(f);
+            let strides = contiguous_strides(&host.shape);
+            return HostView { data: host.data, shape: host.shape, strides, offset: 0 };
+        }
+        let host = read::<B>(slot.take().expect("not taken"));
+        let strides = contiguous_strides(&host.shape);
+        return HostView { data: host.data, shape: host.shape, strides, offset: 0 };
+    }
+    #[allow(unreachable_code)]
+    {
+        let host = read::<B>(t);
+        let strides = contiguous_strides(&host.shape);
+        HostView { data: host.data, shape: host.shape, strides, offset: 0 }
+    }
+}
+
+/// A tensor of logical `shape` whose element (i₀, i₁, …) is
+/// `values[Σ iₖ·strides[k]]` (no copy on flex: its layout takes the strides;
+/// other backends get the values gathered into order).
+pub fn write_view<B: Backend>(values: Vec<f32>, shape: &[usize], strides: &[usize], device: &B::Device) -> FloatTensor<B> {
+    #[cfg(feature = "flex")]
+    {
+        use burn::backend::flex::{FlexTensor, Layout};
+        let mut out: Option<FloatTensor<B>> = None;
+        if let Some(slot) = (&mut out as &mut dyn Any).downcast_mut::<Option<FlexTensor>>() {
+            let bytes = burn::tensor::Bytes::from_elems(values);
+            let layout = Layout::new(shape.into(), strides.iter().map(|&s| s as isize).collect(), 0);
+            *slot = Some(FlexTensor::new(bytes, layout, burn::tensor::DType::F32));
+            return out.expect("just written");
+        }
+    }
+    let n: usize = shape.iter().product();
+    let mut ordered = Vec::with_capacity(n);
+    let mut index = vec![0usize; shape.len()];
+    for _ in 0..n {
+        ordered.push(values[index.iter().zip(strides).map(|(i, s)| i * s).sum::<usize>()]);
+        for k in (0..shape.len()).rev() {
+            index[k] += 1;
+            if index[k] < shape[k] {
+                break;
+            }
+            index[k] = 0;
+        }
+    }
+    write::<B>(ordered, shape, device)
+}
+
+/// The values of a boolean tensor on the host (through the backend's
+/// integer conversion: backends store booleans as u8 or u32).
+pub fn read_bools<B: Backend>(t: burn::backend::tensor::BoolTensor<B>) -> Vec<bool> {
+    let ints = B::bool_into_int(t, burn::tensor::IntDType::I64);
+    read_ints::<B>(ints).into_iter().map(|v| v != 0).collect()
 }
 
 /// The values of an integer tensor on the host, as i64.
