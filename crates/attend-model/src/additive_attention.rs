@@ -74,7 +74,7 @@ impl AlignmentAttention {
     /// (U h for additive, W h for general), once per sentence.
     pub fn prepare_keys(&self, keys: Tensor<3>) -> Tensor<3> {
         match &self.u {
-            Some(u) => u.forward(keys),
+            Some(u) => crate::dense::linear(u, keys),
             None => keys,
         }
     }
@@ -93,7 +93,7 @@ impl AlignmentAttention {
         let scores: Tensor<2> = match (&self.w, &self.v) {
             (Some(w), Some(v)) => {
                 let ws = w.forward(query).unsqueeze_dim::<3>(1); // [batch, 1, d_att]
-                let e = v.forward(tanh(prepared + ws)); // [batch, s_src, 1]
+                let e = crate::dense::linear(v, tanh(prepared + ws)); // [batch, s_src, 1]
                 e.reshape([batch, s_src])
             }
             _ => {

@@ -59,11 +59,9 @@ pub fn scaled_dot_product_attention(
         (Some(p), Some(c)) => Some(p.bool_or(c)),
         (p, c) => p.or(c),
     };
-    // The dropout multiplier, drawn as `Dropout` draws it (0 or 1/(1 − p)).
-    let keep = (dropout.training.is_enabled() && device.is_autodiff() && dropout.prob > 0.0).then(|| {
-        let p_keep = 1.0 - dropout.prob;
-        Tensor::<4>::random(shape, burn::tensor::Distribution::Bernoulli(p_keep), &device) * (1.0 / p_keep)
-    });
+    // The dropout multiplier (0 or 1/(1 − p)), drawn as `crate::fused::dropout` draws it.
+    let keep = (dropout.training.is_enabled() && device.is_autodiff() && dropout.prob > 0.0)
+        .then(|| crate::fused::dropout_mask(shape, (1.0 - dropout.prob) as f32, &device));
     crate::fused::attention(q, k, v, mask, keep, 1.0 / (d_k as f32).sqrt())
 }
 
@@ -88,6 +86,6 @@ pub fn scaled_dot_product_attention_plain(
         scores = scores.mask_fill(mask.reshape([1, 1, s_q, s_k]), MASK_VALUE);
     }
     let weights = softmax(scores, 3); // [batch, heads, s_q, s_k]
-    let context = dropout.forward(weights.clone()).matmul(v); // [batch, heads, s_q, d_k]
+    let context = crate::fused::dropout(dropout, weights.clone()).matmul(v); // [batch, heads, s_q, d_k]
     (context, weights)
 }

@@ -144,19 +144,19 @@ impl DecoderLayer {
         };
         if self.norm_first {
             let (a, kv) = self_attend(norm(&self.norm_self, x.clone()));
-            let x = x + self.dropout.forward(a);
+            let x = x + crate::fused::dropout(&self.dropout, a);
             let h = norm(&self.norm_cross, x.clone());
             let (c, w) = self.cross_attn.forward_projected(h, ck, cv, cross_masks);
-            let x = x + self.dropout.forward(c);
+            let x = x + crate::fused::dropout(&self.dropout, c);
             let f = self.ff.forward(norm(&self.norm_ff, x.clone()));
-            (x + self.dropout.forward(f), w, kv)
+            (x + crate::fused::dropout(&self.dropout, f), w, kv)
         } else {
             let (a, kv) = self_attend(x.clone());
-            let x = norm(&self.norm_self, x + self.dropout.forward(a));
+            let x = norm(&self.norm_self, x + crate::fused::dropout(&self.dropout, a));
             let (c, w) = self.cross_attn.forward_projected(x.clone(), ck, cv, cross_masks);
-            let x = norm(&self.norm_cross, x + self.dropout.forward(c));
+            let x = norm(&self.norm_cross, x + crate::fused::dropout(&self.dropout, c));
             let f = self.ff.forward(x.clone());
-            (norm(&self.norm_ff, x + self.dropout.forward(f)), w, kv)
+            (norm(&self.norm_ff, x + crate::fused::dropout(&self.dropout, f)), w, kv)
         }
     }
 }

@@ -67,7 +67,5 @@ impl TokenEmbedding {
 /// `x` `[batch, seq, d]` against every row of `table` `[vocab, d]`: logits
 /// `[batch, seq, vocab]`, computed as one flattened matmul.
 pub fn tied_logits(x: Tensor<3>, table: Tensor<2>) -> Tensor<3> {
-    let [batch, seq, d] = x.dims();
-    let vocab = table.dims()[0];
-    x.reshape([batch * seq, d]).matmul(table.transpose()).reshape([batch, seq, vocab]) // [batch, seq, vocab]
+    crate::fused::linear_transposed(x, table) // [batch, seq, vocab]
 }

@@ -101,13 +101,13 @@ impl EncoderLayer {
         };
         let (a, _) = self.self_attn.forward_projected(h, k.clone(), v.clone(), masks);
         let out = if self.norm_first {
-            let x = x + self.dropout.forward(a);
+            let x = x + crate::fused::dropout(&self.dropout, a);
             let f = self.ff.forward(norm(&self.norm_ff, x.clone()));
-            x + self.dropout.forward(f) // [batch, n, d_model]
+            x + crate::fused::dropout(&self.dropout, f) // [batch, n, d_model]
         } else {
-            let x = norm(&self.norm_attn, x + self.dropout.forward(a));
+            let x = norm(&self.norm_attn, x + crate::fused::dropout(&self.dropout, a));
             let f = self.ff.forward(x.clone());
-            norm(&self.norm_ff, x + self.dropout.forward(f)) // [batch, n, d_model]
+            norm(&self.norm_ff, x + crate::fused::dropout(&self.dropout, f)) // [batch, n, d_model]
         };
         (out, (k, v))
     }

@@ -5,8 +5,10 @@
 
 use burn::nn::{Dropout, DropoutConfig, Linear, LinearConfig};
 use burn::prelude::*;
-use burn::tensor::activation::{gelu, relu};
+use burn::tensor::activation::relu;
 use serde::{Deserialize, Serialize};
+
+use crate::dense::linear;
 
 /// The non-linearity between the two projections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
@@ -59,11 +61,11 @@ pub struct FeedForward {
 impl FeedForward {
     /// `[batch, seq, d_model]` → `[batch, seq, d_model]`.
     pub fn forward(&self, x: Tensor<3>) -> Tensor<3> {
-        let h = self.linear_inner.forward(x); // [batch, seq, d_ff]
+        let h = linear(&self.linear_inner, x); // [batch, seq, d_ff]
         let h = match self.activation {
             Activation::Relu => relu(h),
-            Activation::Gelu => gelu(h),
+            Activation::Gelu => crate::fused::gelu(h),
         };
-        self.linear_outer.forward(self.dropout.forward(h)) // [batch, seq, d_model]
+        linear(&self.linear_outer, crate::fused::dropout(&self.dropout, h)) // [batch, seq, d_model]
     }
 }

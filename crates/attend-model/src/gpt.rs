@@ -173,7 +173,7 @@ impl Gpt {
         let [_, seq] = ids.dims();
         self.check(0, seq)?;
         let device = ids.device();
-        let mut x = self.dropout.forward(self.positions.forward(self.token.forward(ids), 0)); // [batch, seq, d_model]
+        let mut x = crate::fused::dropout(&self.dropout, self.positions.forward(self.token.forward(ids), 0)); // [batch, seq, d_model]
         let mask = crate::attention::causal_mask(seq, &device);
         for block in &self.blocks {
             x = block.forward_masked(x, AttentionMasks { key_pad: None, attn: Some(mask.clone()) });
@@ -189,7 +189,7 @@ impl Gpt {
         let past = cache.as_ref().map_or(0, |c| c.len);
         self.check(past, n)?;
         let device = ids.device();
-        let mut x = self.dropout.forward(self.positions.forward(self.token.forward(ids), past)); // [batch, n, d_model]
+        let mut x = crate::fused::dropout(&self.dropout, self.positions.forward(self.token.forward(ids), past)); // [batch, n, d_model]
         // New position i (absolute past + i) may see keys 0..=past + i.
         let mask = Tensor::<2, Bool>::tril_mask([n, past + n], past as i64, &device); // [n, past+n]
         let mut layers = Vec::with_capacity(self.blocks.len());

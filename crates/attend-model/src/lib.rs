@@ -15,6 +15,7 @@ pub mod beam;
 pub mod classifier;
 pub mod decode;
 pub mod decoder;
+pub mod dense;
 pub mod embedding;
 pub mod encoder;
 pub mod error;

@@ -43,6 +43,20 @@ impl LstmCell {
             .collect()
     }
 
+    /// The four gates as one matrix each, in the order i, f, o, g (the
+    /// layout of the fused recurrences, [`crate::fused::lstm`]): the input
+    /// weights `[d_input, 4h]`, the sum of both biases `[4h]` and the
+    /// recurrent weights `[h, 4h]`. Built from the parameters at every call,
+    /// so their gradients reach the gates' own weights.
+    pub fn stacked(&self) -> (Tensor<2>, Tensor<1>, Tensor<2>) {
+        let gates = [&self.input_gate, &self.forget_gate, &self.output_gate, &self.cell_gate];
+        let w = Tensor::cat(gates.iter().map(|g| g.input.weight.val()).collect(), 1); // [d_input, 4h]
+        let u = Tensor::cat(gates.iter().map(|g| g.hidden.weight.val()).collect(), 1); // [h, 4h]
+        let bias = |l: &burn::nn::Linear| l.bias.as_ref().map_or_else(|| Tensor::zeros([l.weight.dims()[1]], &l.weight.device()), |b| b.val());
+        let b = Tensor::cat(gates.iter().map(|g| bias(&g.input) + bias(&g.hidden)).collect(), 0); // [4h]
+        (w, b, u)
+    }
+
     /// One step: projected inputs (i, f, o, g) and (h, c) → (h', c').
     pub fn step(&self, xs: &[Tensor<2>], h: Tensor<2>, c: Tensor<2>) -> (Tensor<2>, Tensor<2>) {
         let i = sigmoid(self.input_gate.with_hidden(xs[0].clone(), h.clone())); // [batch, hidden]

@@ -8,6 +8,7 @@ use burn::nn::{Dropout, DropoutConfig, Initializer, Linear, LinearConfig};
 use burn::prelude::*;
 
 use crate::attention::scaled_dot_product_attention;
+use crate::dense::linear;
 
 /// Configuration of a [`MultiHeadAttention`].
 #[derive(Config, Debug)]
@@ -69,7 +70,7 @@ impl MultiHeadAttention {
     /// Projects keys and values once, e.g. the encoder output for cross-attention:
     /// `[batch, heads, s_k, d_k]` each.
     pub fn project_kv(&self, key: Tensor<3>, value: Tensor<3>) -> (Tensor<4>, Tensor<4>) {
-        (self.split_heads(self.key.forward(key)), self.split_heads(self.value.forward(value)))
+        (self.split_heads(linear(&self.key, key)), self.split_heads(linear(&self.value, value)))
     }
 
     /// Attends from `query` `[batch, s_q, d_model]` over already projected keys and values.
@@ -82,11 +83,16 @@ impl MultiHeadAttention {
         masks: AttentionMasks,
     ) -> (Tensor<3>, Tensor<4>) {
         let [batch, s_q, d_model] = query.dims();
-        let q = self.split_heads(self.query.forward(query)); // [batch, heads, s_q, d_k]
+        let q = self.split_heads(linear(&self.query, query)); // [batch, heads, s_q, d_k]
+        if crate::fused::host_kernels(&q.device()) {
+            // One fused operation reading the heads in place, the context merged.
+            let (context, weights) = crate::fused::attention_heads(q, k, v, masks.key_pad, masks.attn, &self.dropout);
+            return (linear(&self.output, context), weights); // [batch, s_q, d_model]
+        }
         let (context, weights) =
             scaled_dot_product_attention(q, k, v, masks.key_pad, masks.attn, &self.dropout);
         let context = context.swap_dims(1, 2).reshape([batch, s_q, d_model]); // [batch, s_q, d_model]
-        (self.output.forward(context), weights)
+        (linear(&self.output, context), weights)
     }
 
     /// Full attention: `query` `[batch, s_q, d_model]`, `key`/`value` `[batch, s_k, d_model]`.

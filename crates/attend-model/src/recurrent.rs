@@ -115,6 +115,27 @@ impl Cell {
         reverse: bool,
         init: RecurrentState,
     ) -> (Tensor<3>, RecurrentState) {
+        if let (Cell::Lstm(cell), true) = (self, crate::fused::host_kernels(&x.device())) {
+            // The whole sequence as one fused operation (same values and gradients).
+            let (w, b, u) = cell.stacked();
+            let xp = crate::dense::linear_with(x, w, Some(b)); // [batch, seq, 4h]
+            let c0 = init.c.clone().unwrap_or_else(|| init.h.zeros_like());
+            let keep = pad.map(|p| p.clone().bool_not().float()); // [batch, seq]
+            let (out, h, c) = crate::fused::lstm(xp, u, init.h, c0, keep, reverse);
+            return (out, RecurrentState { h, c: Some(c) });
+        }
+        self.run_plain(x, pad, reverse, init)
+    }
+
+    /// [`Self::run`] as a loop of per-step tensor operations: the plain
+    /// version the fused LSTM replaces, and the reference its tests compare against.
+    pub fn run_plain(
+        &self,
+        x: Tensor<3>,
+        pad: Option<&Tensor<2, Bool>>,
+        reverse: bool,
+        init: RecurrentState,
+    ) -> (Tensor<3>, RecurrentState) {
         let [batch, seq, _] = x.dims();
         let projected = self.project(x); // per gate: [batch, seq, d_hidden]
         let d_hidden = projected[0].dims()[2];
@@ -218,7 +239,7 @@ impl Recurrent {
         let mut input = x;
         for (l, cell) in self.forward.iter().enumerate() {
             if l > 0 {
-                input = self.dropout.forward(input);
+                input = crate::fused::dropout(&self.dropout, input);
             }
             let zero = RecurrentState::zeros(kind, batch, self.d_hidden, &device);
             let start = init.as_mut().and_then(|i| i.next()).unwrap_or_else(|| zero.clone());

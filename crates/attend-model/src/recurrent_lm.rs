@@ -73,8 +73,8 @@ impl RecurrentLm {
     /// As [`forward`](Self::forward), continuing from `state` (the states a
     /// previous call returned); returns the logits and the new states.
     pub fn forward_state(&self, ids: Tensor<2, Int>, state: Option<Vec<RecurrentState>>) -> (Tensor<3>, Vec<RecurrentState>) {
-        let x = self.dropout.forward(self.embed.forward(ids)); // [batch, seq, d_model]
+        let x = crate::fused::dropout(&self.dropout, self.embed.forward(ids)); // [batch, seq, d_model]
         let (h, finals) = self.rnn.forward_from(x, None, state); // [batch, seq, d_model]
-        (self.output.forward(self.dropout.forward(h)), finals) // [batch, seq, vocab]
+        (crate::dense::linear(&self.output, crate::fused::dropout(&self.dropout, h)), finals) // [batch, seq, vocab]
     }
 }

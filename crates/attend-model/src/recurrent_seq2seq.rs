@@ -127,7 +127,7 @@ impl RecurrentSeq2Seq {
         if len > self.max_len {
             return Err(ModelError::TooLong { len, max_len: self.max_len });
         }
-        let x = self.dropout.forward(self.src_embed.forward(src)); // [batch, s_src, d_embed]
+        let x = crate::fused::dropout(&self.dropout, self.src_embed.forward(src)); // [batch, s_src, d_embed]
         let (keys, finals) = self.encoder.forward(x, pad.as_ref()); // [batch, s_src, d_enc]
         // The top layer's final state (both directions concatenated).
         let top = self.encoder_layers - 1;
@@ -173,7 +173,7 @@ impl RecurrentSeq2Seq {
                 })
                 .collect();
             states[l] = cell.step(&xs, states[l].clone());
-            input = self.dropout.forward(states[l].h.clone());
+            input = crate::fused::dropout(&self.dropout, states[l].h.clone());
         }
         let top = states.last().map(|s| s.h.clone()).expect("at least one decoder layer");
         let out = match context {
@@ -189,20 +189,30 @@ impl RecurrentSeq2Seq {
     /// with attention, the alignment weights `[batch, s_src]` of this step.
     pub fn decode_step(&self, token: Tensor<1, Int>, states: Vec<RecurrentState>, memory: &RecurrentMemory) -> (Tensor<2>, Vec<RecurrentState>, Option<Tensor<2>>) {
         let batch = token.dims()[0];
-        let emb = self.dropout.forward(self.tgt_embed.forward(token.reshape([batch, 1]))); // [batch, 1, d_embed]
+        let emb = crate::fused::dropout(&self.dropout, self.tgt_embed.forward(token.reshape([batch, 1]))); // [batch, 1, d_embed]
         let d_embed = emb.dims()[2];
         let (out, states, alignment) = self.step(emb.reshape([batch, d_embed]), states, memory);
-        (self.output.forward(self.dropout.forward(out)), states, alignment) // [batch, vocab]
+        (self.output.forward(crate::fused::dropout(&self.dropout, out)), states, alignment) // [batch, vocab]
     }
 
     /// Teacher-forced decoding of `tgt_in` `[batch, s_tgt]`: logits `[batch, s_tgt, vocab]`
     /// and the alignment weights `[batch, 1, s_tgt, s_src]` (one "layer" and "head").
     pub fn decode(&self, tgt_in: Tensor<2, Int>, memory: &RecurrentMemory) -> Result<(Tensor<3>, Vec<Tensor<4>>), ModelError> {
-        let [batch, s_tgt] = tgt_in.dims();
+        let s_tgt = tgt_in.dims()[1];
         if s_tgt > self.max_len {
             return Err(ModelError::TooLong { len: s_tgt, max_len: self.max_len });
         }
-        let emb = self.dropout.forward(self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
+        if let Some(out) = self.decode_fused(tgt_in.clone(), memory) {
+            return Ok(out);
+        }
+        self.decode_plain(tgt_in, memory)
+    }
+
+    /// [`Self::decode`] as the loop of per-step tensor operations: the plain
+    /// version the fused decoder replaces, and the reference its tests compare against.
+    pub fn decode_plain(&self, tgt_in: Tensor<2, Int>, memory: &RecurrentMemory) -> Result<(Tensor<3>, Vec<Tensor<4>>), ModelError> {
+        let [batch, s_tgt] = tgt_in.dims();
+        let emb = crate::fused::dropout(&self.dropout, self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
         let d_embed = emb.dims()[2];
         let mut states = self.start_states(memory);
         let mut outputs = Vec::with_capacity(s_tgt);
@@ -214,13 +224,69 @@ impl RecurrentSeq2Seq {
             outputs.push(out);
             alignments.extend(alpha);
         }
-        let out = self.dropout.forward(Tensor::stack::<3>(outputs, 1)); // [batch, s_tgt, d_out]
-        let logits = self.output.forward(out); // [batch, s_tgt, vocab]
+        let out = crate::fused::dropout(&self.dropout, Tensor::stack::<3>(outputs, 1)); // [batch, s_tgt, d_out]
+        let logits = crate::dense::linear(&self.output, out); // [batch, s_tgt, vocab]
         let weights = if alignments.is_empty() {
             Vec::new()
         } else {
             vec![Tensor::stack::<3>(alignments, 1).unsqueeze_dim::<4>(1)] // [batch, 1, s_tgt, s_src]
         };
         Ok((logits, weights))
+    }
+
+    /// The teacher-forced decoder as one fused operation
+    /// ([`crate::fused::attention_lstm`]) where it applies: LSTM cells, the
+    /// additive score, a CPU backend. Same values and gradients as
+    /// [`Self::decode_plain`]; the dropout between layers draws its masks
+    /// for all steps at once (the same distribution, another order of draws).
+    fn decode_fused(&self, tgt_in: Tensor<2, Int>, memory: &RecurrentMemory) -> Option<(Tensor<3>, Vec<Tensor<4>>)> {
+        let att = self.attention.as_ref()?;
+        let (w, v, prepared) = (att.w.as_ref()?, att.v.as_ref()?, memory.prepared.clone()?);
+        let cells: Vec<&crate::lstm::LstmCell> = self.decoder.iter().map(|c| if let Cell::Lstm(c) = c { Some(c) } else { None }).collect::<Option<_>>()?;
+        if att.score != Score::Additive || !crate::fused::host_kernels(&tgt_in.device()) {
+            return None;
+        }
+        let [batch, s_tgt] = tgt_in.dims();
+        let device = tgt_in.device();
+        let emb = crate::fused::dropout(&self.dropout, self.tgt_embed.forward(tgt_in)); // [batch, s_tgt, d_embed]
+        let d_embed = emb.dims()[2];
+        let d_key = memory.keys.dims()[2];
+        let (w0, b0, u0) = cells[0].stacked(); // [d_embed + d_key, 4h], [4h], [h, 4h]
+        let g4 = u0.dims()[1];
+        let w_emb = w0.clone().slice([0..d_embed, 0..g4]);
+        let wc = w0.slice([d_embed..d_embed + d_key, 0..g4]);
+        let ep = crate::dense::linear_with(emb, w_emb, Some(b0)); // [batch, s_tgt, 4h]
+        let h = g4 / 4;
+        let deep = (cells.len() > 1).then(|| {
+            let layers = cells[1..].iter().map(|c| {
+                let (w, b, u) = c.stacked();
+                Tensor::cat(vec![w, u, b.reshape([1, g4])], 0) // [2h + 1, 4h]
+            });
+            Tensor::stack::<3>(layers.collect(), 0) // [layers − 1, 2h + 1, 4h]
+        });
+        let d = &self.dropout;
+        let drop = (cells.len() > 1 && d.prob > 0.0 && d.training.is_enabled() && device.is_autodiff()).then(|| {
+            let p_keep = 1.0 - d.prob;
+            let shape = [cells.len() - 1, s_tgt, batch, h];
+            Tensor::<4>::random(shape, burn::tensor::Distribution::Bernoulli(p_keep), &device) * (1.0 / p_keep)
+        });
+        let init = &memory.init;
+        let x = crate::fused::AttentionLstmInputs {
+            ep,
+            wc,
+            u0,
+            deep,
+            drop,
+            keys: memory.keys.clone(),
+            prep: prepared,
+            ws: w.weight.val(),
+            v: v.weight.val().reshape([-1]),
+            keep: memory.pad.clone().map(|p| p.bool_not().float()),
+            h0: init.h.clone(),
+            c0: init.c.clone().unwrap_or_else(|| init.h.zeros_like()),
+        };
+        let (hs, ctxs, alphas) = crate::fused::attention_lstm(x); // [batch, s_tgt, h], [batch, s_tgt, d_key], [batch, s_tgt, s_src]
+        let out = crate::fused::dropout(&self.dropout, Tensor::cat(vec![hs, ctxs], 2)); // [batch, s_tgt, h + d_key]
+        Some((crate::dense::linear(&self.output, out), vec![alphas.unsqueeze_dim::<4>(1)]))
     }
 }

@@ -34,7 +34,7 @@ impl Gate {
 
     /// `W x + b_W` for a whole sequence at once: `[batch, seq, d_input]` → `[batch, seq, d_hidden]`.
     pub fn project_inputs(&self, x: Tensor<3>) -> Tensor<3> {
-        self.input.forward(x)
+        crate::dense::linear(&self.input, x)
     }
 
     /// Adds `U h + b_U` to a projected input step `[batch, d_hidden]`.

@@ -149,7 +149,7 @@ impl Transformer {
     pub fn encode(&self, src: Tensor<2, Int>, src_pad: Option<Tensor<2, Bool>>) -> Result<Tensor<3>, ModelError> {
         self.check_len(src.dims()[1])?;
         let x = self.positional.forward(self.src_embed.forward(src), 0); // [batch, s_src, d_model]
-        Ok(self.encoder.forward(self.embed_dropout.forward(x), src_pad))
+        Ok(self.encoder.forward(crate::fused::dropout(&self.embed_dropout, x), src_pad))
     }
 
     /// Decodes a target prefix `[batch, s_tgt]` against `ctx.memory`: logits
@@ -178,9 +178,9 @@ impl Transformer {
         self.check_len(past + tgt.dims()[1])?;
         let embed = self.target_embedding();
         let y = self.positional.forward(embed.forward(tgt), past); // [batch, n, d_model]
-        let (h, weights, cache) = self.decoder.forward_cached(self.embed_dropout.forward(y), cache, ctx, cross);
+        let (h, weights, cache) = self.decoder.forward_cached(crate::fused::dropout(&self.embed_dropout, y), cache, ctx, cross);
         let logits = match &self.output {
-            Some(linear) => linear.forward(h),
+            Some(linear) => crate::dense::linear(linear, h),
             None => embed.project(h),
         }; // [batch, n, tgt_vocab]
         Ok((logits, weights, cache))

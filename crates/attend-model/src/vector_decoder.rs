@@ -81,13 +81,13 @@ impl VectorDecoder {
         let d_vector = vectors.dims()[1];
         let emb = self.embed.forward(tgt_in); // [batch, seq, d_embed]
         let repeated = vectors.clone().unsqueeze_dim::<3>(1).expand([batch, seq, d_vector]); // [batch, seq, d_vector]
-        let mut input = self.dropout.forward(Tensor::cat(vec![emb, repeated], 2)); // [batch, seq, d_embed + d_vector]
+        let mut input = crate::fused::dropout(&self.dropout, Tensor::cat(vec![emb, repeated], 2)); // [batch, seq, d_embed + d_vector]
         let init = self.initial(&vectors);
         for cell in &self.cells {
             let (out, _) = cell.run(input, pad, false, init.clone()); // [batch, seq, d_hidden]
-            input = self.dropout.forward(out);
+            input = crate::fused::dropout(&self.dropout, out);
         }
-        self.output.forward(input) // [batch, seq, vocab]
+        crate::dense::linear(&self.output, input) // [batch, seq, vocab]
     }
 
     /// Greedy decoding: for each vector, the tokens after `bos` up to (not

@@ -160,11 +160,11 @@ fn tensor_engine_learns_groups() {
 fn bad_settings_and_tiny_corpora_are_errors() {
     let corpus = grouped_corpus("bad");
     let err = train(&config(Architecture::SkipGram).with_dim(0), &[corpus.clone()], &Engine::Cpu, &TrainOptions::default()).err().unwrap();
-    assert!(err.to_string().contains("--dim"), "{err}");
+    assert!(err.to_string().contains("word2vec.dim = 0"), "{err}");
     let err = train(&config(Architecture::SkipGram).with_min_count(1_000_000), &[corpus.clone()], &Engine::Cpu, &TrainOptions::default())
         .err()
         .unwrap();
-    assert!(err.to_string().contains("--min-count"), "{err}");
+    assert!(err.to_string().contains("word2vec.min_count"), "{err}");
     let missing = corpus.with_file_name("missing.txt");
     let err = train(&config(Architecture::SkipGram), &[missing], &Engine::Cpu, &TrainOptions::default()).err().unwrap();
     assert!(err.to_string().contains("missing.txt"), "{err}");

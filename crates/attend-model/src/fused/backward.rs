@@ -62,7 +62,7 @@ impl<B: Backend + FusedOps> Backward<B, 1> for CrossEntropyBackward {
         let grad = grads.consume::<B>(&ops.node);
         let (probs, targets, weight, smoothing) = ops.state;
         if let [Some(node)] = ops.parents {
-            grads.register::<B>(node.id, ops::cross_entropy_backward::<B>(probs, targets, weight, smoothing, grad));
+            grads.register::<B>(node.id, B::fused_cross_entropy_backward(probs, targets, weight, smoothing, grad));
         }
     }
 }
@@ -132,6 +132,69 @@ impl<B: Backend + FusedOps, C: CheckpointStrategy> FusedOps for Autodiff<B, C> {
             }
             OpsKind::UnTracked(prep) => prep.finish(B::fused_layer_norm_no_bias(xi, gi, epsilon)),
         }
+    }
+
+    fn fused_attention_heads(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        pad: BoolTensor<Self>,
+        has_pad: bool,
+        attn: BoolTensor<Self>,
+        has_attn: bool,
+        seed: usize,
+        keep: f32,
+        dropped: bool,
+        scale: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let s = super::heads::Settings::new::<B>(has_pad.then_some(pad), has_attn.then_some(attn), dropped.then_some((seed as u64, keep)), scale);
+        super::heads::node::<B, C>(q, k, v, s)
+    }
+
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool, transposed: bool) -> FloatTensor<Self> {
+        super::pointwise::linear_node::<B, C>(x, w, has_bias.then_some(b), transposed)
+    }
+
+    fn fused_dropout(x: FloatTensor<Self>, keep: f32, seed: usize) -> FloatTensor<Self> {
+        super::pointwise::dropout_node::<B, C>(x, keep, seed)
+    }
+
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        super::pointwise::gelu_node::<B, C>(x)
+    }
+
+    fn fused_lstm(
+        xp: FloatTensor<Self>,
+        u: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        has_keep: bool,
+        reverse: bool,
+    ) -> FloatTensor<Self> {
+        super::recurrent::lstm_node::<B, C>(xp, u, h0, c0, has_keep.then_some(keep), reverse)
+    }
+
+    fn fused_attention_lstm(
+        ep: FloatTensor<Self>,
+        wc: FloatTensor<Self>,
+        u0: FloatTensor<Self>,
+        deep: FloatTensor<Self>,
+        drop: FloatTensor<Self>,
+        has_drop: bool,
+        keys: FloatTensor<Self>,
+        prep: FloatTensor<Self>,
+        ws: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        has_keep: bool,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        layers: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let drop = has_drop.then_some(drop);
+        let keep = has_keep.then_some(keep);
+        super::recurrent::attention_lstm_node::<B, C>(super::recurrent::DecoderInputs { ep, wc, u0, deep, drop, keys, prep, ws, v, keep, h0, c0, layers })
     }
 
     fn fused_cross_entropy(

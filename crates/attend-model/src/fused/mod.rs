@@ -19,7 +19,15 @@
 //! and by `Autodiff<B>` with the hand-written backward of `backward.rs`.
 
 mod backward;
+pub mod cpu;
+mod heads;
 pub mod ops;
+mod pointwise;
+mod recurrent;
+
+pub use heads::attention_heads;
+pub use pointwise::{dropout, dropout_mask, gelu, linear, linear_transposed};
+pub use recurrent::{attention_lstm, host_kernels, lstm, AttentionLstmInputs};
 
 #[cfg(feature = "wgpu")]
 use burn::backend::Cube;
@@ -86,13 +94,156 @@ pub trait FusedOps: Backend {
     ) -> (FloatTensor<Self>, FloatTensor<Self>) {
         ops::cross_entropy::<Self>(logits, targets, weight, smoothing)
     }
+
+    /// The gradient of [`Self::fused_cross_entropy`] with respect to the
+    /// logits, given its softmax and the loss's gradient `grad` `[1]`.
+    fn fused_cross_entropy_backward(
+        probs: FloatTensor<Self>,
+        targets: IntTensor<Self>,
+        weight: FloatTensor<Self>,
+        smoothing: f32,
+        grad: FloatTensor<Self>,
+    ) -> FloatTensor<Self> {
+        ops::cross_entropy_backward::<Self>(probs, targets, weight, smoothing, grad)
+    }
+
+    /// Multi-head attention on the host kernel ([`cpu::attention`]): `q`
+    /// `[b, h, s_q, d]`, `k`/`v` `[b, h, s_k, d]` (any strides), `pad`
+    /// `[b, s_k]` and `attn` `[s_q, s_k]` (`true` = not allowed; where
+    /// `has_pad`/`has_attn`), the weights' dropout (where `dropped`) by the
+    /// counter-based mask of `seed` with keep probability `keep`. Returns the
+    /// merged context `[b, s_q, h·d]` and the weights before dropout.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_attention_heads(
+        q: FloatTensor<Self>,
+        k: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        pad: BoolTensor<Self>,
+        has_pad: bool,
+        attn: BoolTensor<Self>,
+        has_attn: bool,
+        seed: usize,
+        keep: f32,
+        dropped: bool,
+        scale: f32,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let s = heads::Settings::new::<Self>(has_pad.then_some(pad), has_attn.then_some(attn), dropped.then_some((seed as u64, keep)), scale);
+        heads::forward::<Self>(q, k, v, &s)
+    }
+
+    /// x W (+ b where `has_bias`): `x` `[rows, d_in]`, `w` `[d_in, d_out]`
+    /// (or, where `transposed`, W stored as its transpose `[d_out, d_in]`), `b` `[d_out]`.
+    fn fused_linear(x: FloatTensor<Self>, w: FloatTensor<Self>, b: FloatTensor<Self>, has_bias: bool, transposed: bool) -> FloatTensor<Self> {
+        pointwise::linear_forward::<Self>(x, w, has_bias.then_some(b), transposed)
+    }
+
+    /// Inverted dropout: each element kept with probability `keep` (and
+    /// scaled by 1/keep) by the counter-based mask of `seed` ([`cpu::elementwise`]).
+    fn fused_dropout(x: FloatTensor<Self>, keep: f32, seed: usize) -> FloatTensor<Self> {
+        pointwise::dropout_forward::<Self>(x, keep, seed)
+    }
+
+    /// GELU(x) = x Φ(x), element-wise.
+    fn fused_gelu(x: FloatTensor<Self>) -> FloatTensor<Self> {
+        pointwise::gelu_forward::<Self>(x)
+    }
+
+    /// One LSTM layer over a sequence, one direction ([`cpu::lstm`]): `xp`
+    /// `[b, s, 4h]` the input projections with both biases (gates i, f, o,
+    /// g), `u` `[h, 4h]` the recurrent weights, `h0`/`c0` `[b, h]`; where
+    /// `has_keep`, `keep` `[b, s]` is 1 at real steps and 0 at padding (the
+    /// state carries over, the output is 0). Returns the outputs, the last h
+    /// and the last c packed in one vector `[b·s·h + b·h + b·h]`.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_lstm(
+        xp: FloatTensor<Self>,
+        u: FloatTensor<Self>,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        has_keep: bool,
+        reverse: bool,
+    ) -> FloatTensor<Self> {
+        recurrent::lstm_forward::<Self>(xp, u, h0, c0, has_keep.then_some(keep), reverse).0
+    }
+
+    /// The teacher-forced LSTM decoder with additive attention
+    /// ([`cpu::attention_lstm`]): `ep` `[b, t, 4h]` the first layer's input
+    /// projection of the embedded tokens with its biases, `wc` `[k, 4h]` its
+    /// weights for the context, `u0` `[h, 4h]` its recurrent weights, `deep`
+    /// `[layers − 1, 2h + 1, 4h]` each further layer's input weights,
+    /// recurrent weights and bias; `drop` `[layers − 1, t, b, h]` their
+    /// inputs' dropout multipliers (where `has_drop`); `keys` `[b, s, k]`,
+    /// `prep` `[b, s, a]` (U h_j + b), `ws` `[h, a]`, `v` `[a]`; `keep`
+    /// `[b, s]` 1 at real source positions (where `has_keep`); `h0`/`c0`
+    /// `[b, h]` every layer's initial state. Returns the top states and the
+    /// contexts packed `[b·t·h + b·t·k]`, and the alignment weights `[b, t, s]`.
+    #[allow(clippy::too_many_arguments)]
+    fn fused_attention_lstm(
+        ep: FloatTensor<Self>,
+        wc: FloatTensor<Self>,
+        u0: FloatTensor<Self>,
+        deep: FloatTensor<Self>,
+        drop: FloatTensor<Self>,
+        has_drop: bool,
+        keys: FloatTensor<Self>,
+        prep: FloatTensor<Self>,
+        ws: FloatTensor<Self>,
+        v: FloatTensor<Self>,
+        keep: FloatTensor<Self>,
+        has_keep: bool,
+        h0: FloatTensor<Self>,
+        c0: FloatTensor<Self>,
+        layers: usize,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>) {
+        let x = recurrent::DecoderInputs {
+            ep,
+            wc,
+            u0,
+            deep,
+            drop: has_drop.then_some(drop),
+            keys,
+            prep,
+            ws,
+            v,
+            keep: has_keep.then_some(keep),
+            h0,
+            c0,
+            layers,
+        };
+        let (packed, alphas, _, _) = recurrent::attention_lstm_forward::<Self>(x);
+        (packed, alphas)
+    }
+}
+
+/// The CPU backends run the cross-entropy on the host kernel ([`cpu::loss`]).
+macro_rules! host_loss {
+    () => {
+        fn fused_cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>, weight: FloatTensor<Self>, smoothing: f32) -> (FloatTensor<Self>, FloatTensor<Self>) {
+            pointwise::cross_entropy_forward::<Self>(logits, targets, weight, smoothing)
+        }
+
+        fn fused_cross_entropy_backward(
+            probs: FloatTensor<Self>,
+            targets: IntTensor<Self>,
+            weight: FloatTensor<Self>,
+            smoothing: f32,
+            grad: FloatTensor<Self>,
+        ) -> FloatTensor<Self> {
+            pointwise::cross_entropy_backward::<Self>(probs, targets, weight, smoothing, grad)
+        }
+    };
 }
 
 #[cfg(feature = "flex")]
-impl FusedOps for Flex {}
+impl FusedOps for Flex {
+    host_loss!();
+}
 #[cfg(feature = "ndarray")]
 #[allow(deprecated)]
-impl FusedOps for NdArray {}
+impl FusedOps for NdArray {
+    host_loss!();
+}
 #[cfg(feature = "wgpu")]
 impl FusedOps for Cube {}
 

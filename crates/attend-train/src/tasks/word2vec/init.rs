@@ -52,7 +52,7 @@ fn init_tables(tables: Vec<(&'static str, &mut burn::nn::Embedding, &Vocab)>, ve
         let [rows, width] = weight.dims();
         if vectors.dim() != width {
             return Err(TrainError::Config(format!(
-                "{}: the vectors have dimension {}, the model's embeddings {width}; train vectors with --dim {width} or change the model width",
+                "{}: the vectors have dimension {}, the model's embeddings {width}; train vectors with --set word2vec.dim={width} or change the model width",
                 path.display(),
                 vectors.dim()
             )));

@@ -326,7 +326,7 @@ pub fn train(cfg: &Word2VecConfig, files: &[PathBuf], engine: &Engine, opts: &Tr
     let counts = WordCounts::count(files, cfg.min_count)?;
     if counts.words.len() < 2 {
         return Err(TrainError::Config(format!(
-            "only {} word(s) occur at least --min-count {} times in the corpus; lower --min-count or give more text",
+            "only {} word(s) occur at least word2vec.min_count = {} times in the corpus; lower word2vec.min_count or give more text",
             counts.words.len(),
             cfg.min_count
         )));
