@@ -138,8 +138,8 @@ pub fn parse_device(spec: &str) -> Result<Device, String> {
             #[allow(unreachable_code)]
             Err(not_compiled("metal", "metal"))
         }
-        other => Err(format!(
-            "--device {other}: unknown device; use auto, cpu, ndarray, flex, wgpu, wgpu:N, wgpu:cpu, vulkan or metal"
+        _ => Err(format!(
+            "--device {spec}: unknown device; use auto, cpu, ndarray, flex, wgpu, wgpu:N, wgpu:cpu, vulkan or metal"
         )),
     }
 }

@@ -84,6 +84,9 @@ pub struct SpellTask<'a> {
     pub valid: Vec<Pair>,
     /// Words left out for being longer than `data.max_len`.
     pub too_long: usize,
+    /// Characters of the longest word kept: spellings are decoded up to it
+    /// (not to `data.max_len`, which may be far longer than any word).
+    pub longest: usize,
     dim: usize,
 }
 
@@ -127,7 +130,8 @@ impl<'a> SpellTask<'a> {
         let pair = |(w, v): &(String, Vec<f32>)| Pair { vector: v.clone(), ids: vocab.encode(&chars(w), true, true), word: w.clone() };
         let train = train_words.iter().map(pair).collect();
         let valid = valid_words.iter().map(pair).collect();
-        Ok(Self { cfg, vocab, train, valid, too_long, dim: vectors.dim() })
+        let longest = words.iter().map(|(w, _)| w.chars().count()).max().unwrap_or(1);
+        Ok(Self { cfg, vocab, train, valid, too_long, longest, dim: vectors.dim() })
     }
 
     /// The training words probed for memorisation: the first ones, as many as held out (at least 500).
@@ -182,7 +186,7 @@ impl Trainable for SpellTask<'_> {
     }
 
     fn evaluate(&self, model: &VectorDecoder, device: &Device, _step: usize) -> Result<Evaluation> {
-        let max_len = self.cfg.data.max_len;
+        let max_len = self.longest;
         let valid: Vec<&Pair> = self.valid.iter().collect();
         let (valid_exact, valid_cer, _) = score(model, &valid, max_len, &self.vocab, device)?;
         let (train_exact, _, _) = score(model, &self.probe(), max_len, &self.vocab, device)?;
@@ -220,7 +224,7 @@ pub fn train(whole: &RunConfig, cfg: &SpellConfig, dir: &Path, resume: bool, dev
     let best = dir.join(run_dir::BEST).join("model.bpk");
     let model = if best.exists() { trainer::checkpoint::load_model(task.init_model(&inner)?, &best)? } else { fitted.model.clone() };
     let shown: Vec<&Pair> = task.valid.iter().take(20).collect();
-    let (_, _, spelled) = score(&model, &shown, cfg.data.max_len, &task.vocab, &inner)?;
+    let (_, _, spelled) = score(&model, &shown, task.longest, &task.vocab, &inner)?;
     let samples = shown.iter().zip(spelled).map(|(p, s)| (p.word.clone(), s)).collect();
     Ok(SpellReport {
         train_pairs: task.train.len(),
