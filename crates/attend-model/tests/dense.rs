@@ -8,25 +8,8 @@ use burn::nn::LinearConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-#[allow(deprecated)]
-fn devices() -> Vec<Device> {
-    let mut v = Vec::new();
-    #[cfg(feature = "ndarray")]
-    v.push(Device::ndarray());
-    #[cfg(feature = "flex")]
-    v.push(Device::flex());
-    #[cfg(feature = "wgpu")]
-    v.push(Device::wgpu(burn::prelude::DeviceKind::Cpu));
-    v
-}
-
-fn close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
-    assert_eq!(a.dims(), b.dims(), "{what}: shapes");
-    let (a, b) = (a.try_into_vec_as::<f32>().unwrap(), b.try_into_vec_as::<f32>().unwrap());
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert!((x - y).abs() <= 2e-5 + 1e-4 * y.abs(), "{what}[{i}]: flattened {x} vs Linear {y}");
-    }
-}
+mod common;
+use common::{all_devices, close};
 
 fn check<const D: usize>(shape: [usize; D], device: &Device) {
     let ad = device.clone().autodiff();
@@ -52,7 +35,7 @@ fn check<const D: usize>(shape: [usize; D], device: &Device) {
 
 #[test]
 fn flattened_linear_matches_burns_linear() {
-    for device in devices() {
+    for device in all_devices() {
         device.seed(31);
         check([3, 32, 5], &device);
         check([2, 3, 4, 5], &device);

@@ -12,28 +12,13 @@ use burn::prelude::*;
 use burn::tensor::activation::softmax;
 use burn::tensor::Distribution;
 
+mod common;
+use common::{cpu_devices, close};
+
 /// The tests share each backend's random generator; the attention test
 /// reseeds it to draw the same dropout twice, so no other test may draw from
 /// it in between.
 static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-#[allow(deprecated)]
-fn devices() -> Vec<Device> {
-    let mut v = Vec::new();
-    #[cfg(feature = "ndarray")]
-    v.push(Device::ndarray());
-    #[cfg(feature = "flex")]
-    v.push(Device::flex());
-    v
-}
-
-fn close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
-    assert_eq!(a.dims(), b.dims(), "{what}: shapes");
-    let (a, b) = (a.try_into_vec_as::<f32>().unwrap(), b.try_into_vec_as::<f32>().unwrap());
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert!((x - y).abs() <= 2e-5 + 1e-4 * y.abs(), "{what}[{i}]: fused {x} vs plain {y}");
-    }
-}
 
 fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
@@ -47,7 +32,7 @@ fn leaves<const D: usize>(t: &Tensor<D>, device: &Device) -> Tensor<D> {
 #[test]
 fn attention_matches_the_composition_with_masks_and_dropout() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    for base in devices() {
+    for base in cpu_devices() {
         base.seed(7);
         let ad = base.clone().autodiff();
         let (b, h, sq, sk, d) = (2, 3, 4, 5, 8);
@@ -103,7 +88,7 @@ fn attention_matches_the_composition_with_masks_and_dropout() {
 #[test]
 fn layer_norm_matches_burns_module() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    for base in devices() {
+    for base in cpu_devices() {
         base.seed(3);
         let ad = base.clone().autodiff();
         for bias in [true, false] {
@@ -138,7 +123,7 @@ fn layer_norm_matches_burns_module() {
 #[test]
 fn cross_entropy_matches_burns_loss_with_smoothing_and_padding() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    for base in devices() {
+    for base in cpu_devices() {
         base.seed(5);
         let ad = base.clone().autodiff();
         let (n, vocab) = (7, 11);
@@ -165,7 +150,7 @@ fn cross_entropy_matches_burns_loss_with_smoothing_and_padding() {
 
 #[test]
 fn the_fused_path_is_taken_on_the_registered_backends() {
-    for d in devices() {
+    for d in cpu_devices() {
         assert!(fused::available(&d) && fused::available(&d.clone().autodiff()), "{d:?}");
     }
 }

@@ -12,30 +12,12 @@ use burn::nn::DropoutConfig;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
+mod common;
+use common::{cpu_devices, close, vals};
+
 /// The tests share each backend's random generator; the one that reseeds it
 /// to check reproducibility must not be interleaved with the others' draws.
 static RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-#[allow(deprecated)]
-fn devices() -> Vec<Device> {
-    let mut v = Vec::new();
-    #[cfg(feature = "ndarray")]
-    v.push(Device::ndarray());
-    #[cfg(feature = "flex")]
-    v.push(Device::flex());
-    v
-}
-
-fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.try_into_vec_as::<f32>().unwrap()
-}
-
-fn close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
-    assert_eq!(a.dims(), b.dims(), "{what}: shapes");
-    for (i, (x, y)) in vals(a).iter().zip(&vals(b)).enumerate() {
-        assert!((x - y).abs() <= 2e-5 + 1e-4 * y.abs(), "{what}[{i}]: fused {x} vs Burn {y}");
-    }
-}
 
 fn random<const D: usize>(shape: [usize; D], device: &Device) -> Tensor<D> {
     Tensor::random(shape, Distribution::Normal(0.0, 1.0), device)
@@ -48,7 +30,7 @@ fn leaf<const D: usize>(t: &Tensor<D>, device: &Device) -> Tensor<D> {
 #[test]
 fn linear_matches_burns_linear() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    for base in devices() {
+    for base in cpu_devices() {
         let ad = base.clone().autodiff();
         assert!(fused::host_kernels(&ad), "{base:?}");
         base.seed(41);
@@ -80,7 +62,7 @@ fn linear_matches_burns_linear() {
 #[test]
 fn transposed_linear_matches_the_matmul_with_the_transposed_table() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    for base in devices() {
+    for base in cpu_devices() {
         let ad = base.clone().autodiff();
         base.seed(53);
         let (x0, t0) = (random([2, 5, 6], &base), random([9, 6], &base));
@@ -105,7 +87,7 @@ fn transposed_linear_matches_the_matmul_with_the_transposed_table() {
 #[test]
 fn gelu_matches_its_definition() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    for base in devices() {
+    for base in cpu_devices() {
         let ad = base.clone().autodiff();
         base.seed(43);
         // Large enough for the kernels' parallel path at two threads.
@@ -133,7 +115,7 @@ fn gelu_matches_its_definition() {
 #[test]
 fn dropout_is_an_inverted_dropout_with_one_mask_forward_and_backward() {
     let _rng = RNG.lock().unwrap_or_else(|e| e.into_inner());
-    for base in devices() {
+    for base in cpu_devices() {
         let ad = base.clone().autodiff();
         let layer = DropoutConfig::new(0.3).init();
         let x0 = random([8, 128, 160], &base).add_scalar(5.0); // no zeros among the inputs; large enough to run in parallel

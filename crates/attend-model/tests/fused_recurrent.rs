@@ -16,37 +16,8 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use burn::tensor::Distribution;
 
-#[allow(deprecated)]
-fn devices() -> Vec<Device> {
-    let mut v = Vec::new();
-    #[cfg(feature = "ndarray")]
-    v.push(Device::ndarray());
-    #[cfg(feature = "flex")]
-    v.push(Device::flex());
-    #[cfg(feature = "wgpu")]
-    v.push(Device::wgpu(burn::prelude::DeviceKind::Cpu));
-    v
-}
-
-fn vals<const D: usize>(t: Tensor<D>) -> Vec<f32> {
-    t.try_into_vec_as::<f32>().unwrap()
-}
-
-fn close<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
-    assert_eq!(a.dims(), b.dims(), "{what}: shapes");
-    for (i, (x, y)) in vals(a).iter().zip(&vals(b)).enumerate() {
-        assert!((x - y).abs() <= 2e-5 + 1e-4 * y.abs(), "{what}[{i}]: fused {x} vs plain {y}");
-    }
-}
-
-fn close_grad<const D: usize>(what: &str, a: Tensor<D>, b: Tensor<D>) {
-    assert_eq!(a.dims(), b.dims(), "{what}: shapes");
-    let (a, b) = (vals(a), vals(b));
-    let scale = b.iter().fold(0f32, |m, v| m.max(v.abs()));
-    for (i, (x, y)) in a.iter().zip(&b).enumerate() {
-        assert!((x - y).abs() <= 1e-5 + 1e-4 * scale, "{what}[{i}]: fused {x} vs plain {y} (scale {scale})");
-    }
-}
+mod common;
+use common::{all_devices, close, close_scaled};
 
 struct Ids(Vec<(ParamId, usize)>);
 impl ModuleVisitor for Ids {
@@ -69,7 +40,7 @@ fn same_param_grads<M: Module>(what: &str, model: &M, a: &GradientsParams, b: &G
         assert_eq!(pair.0.is_some(), pair.1.is_some(), "{what}: {id:?} on one side only");
         let pair = pair.0.zip(pair.1);
         if let Some((x, y)) = pair {
-            close_grad::<1>(&format!("{what}: gradient of {id:?}"), x, y);
+            close_scaled::<1>(&format!("{what}: gradient of {id:?}"), x, y);
             n += 1;
         }
     }
@@ -96,7 +67,7 @@ fn run_fused(cell: &Cell, x: Tensor<3>, pad: Option<&Tensor<2, Bool>>, reverse: 
 
 #[test]
 fn lstm_layer_matches_the_step_loop() {
-    for base in devices() {
+    for base in all_devices() {
         let ad = base.clone().autodiff();
         let cpu = fused::host_kernels(&ad);
         ad.seed(17);
@@ -129,9 +100,9 @@ fn lstm_layer_matches_the_step_loop() {
                 close(&format!("{what}: outputs"), a.0, r.0);
                 close(&format!("{what}: last h"), a.1, r.1);
                 close(&format!("{what}: last c"), a.2, r.2);
-                close_grad(&format!("{what}: dx"), a.3 .0, r.3 .0);
-                close_grad(&format!("{what}: dh0"), a.3 .1, r.3 .1);
-                close_grad(&format!("{what}: dc0"), a.3 .2, r.3 .2);
+                close_scaled(&format!("{what}: dx"), a.3 .0, r.3 .0);
+                close_scaled(&format!("{what}: dh0"), a.3 .1, r.3 .1);
+                close_scaled(&format!("{what}: dc0"), a.3 .2, r.3 .2);
                 assert_eq!(same_param_grads(&what, &cell, &a.4, &r.4), 16, "{what}: all eight weights and eight biases");
             }
         }
@@ -164,7 +135,7 @@ fn ids(rows: &[&[i64]], device: &Device) -> Tensor<2, Int> {
 #[test]
 fn attention_decoder_matches_the_step_loop() {
     // (On wgpu `decode` takes the plain loop too: nothing to compare there.)
-    for base in devices().into_iter().filter(fused::host_kernels) {
+    for base in all_devices().into_iter().filter(fused::host_kernels) {
         let ad = base.clone().autodiff();
         for (layers, bidirectional) in [(1, false), (2, true)] {
             ad.seed(23);
@@ -193,7 +164,7 @@ fn attention_decoder_matches_the_step_loop() {
 /// two threads (batch · source · attention width ≥ 2¹⁵).
 #[test]
 fn attention_decoder_matches_the_step_loop_in_parallel() {
-    for base in devices().into_iter().filter(fused::host_kernels) {
+    for base in all_devices().into_iter().filter(fused::host_kernels) {
         let ad = base.clone().autodiff();
         ad.seed(37);
         let model = seq2seq_sized(1, false, 128, &ad);
@@ -223,7 +194,7 @@ fn attention_decoder_matches_the_step_loop_in_parallel() {
 /// against the same loop written with the model's own cells and attention.
 #[test]
 fn attention_decoder_with_dropout_masks_matches_the_loop() {
-    for base in devices() {
+    for base in all_devices() {
         let ad = base.clone().autodiff();
         ad.seed(29);
         let model = seq2seq(2, false, &ad);
@@ -244,7 +215,7 @@ fn attention_decoder_with_dropout_masks_matches_the_loop() {
         let what = format!("{base:?} with dropout masks");
         close(&format!("{what}: states"), a.0, r.0);
         close(&format!("{what}: contexts"), a.1, r.1);
-        close_grad(&format!("{what}: d embedding"), a.2, r.2);
+        close_scaled(&format!("{what}: d embedding"), a.2, r.2);
         assert!(same_param_grads(&what, &model, &a.3, &r.3) >= 20);
     }
 }
