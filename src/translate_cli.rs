@@ -106,7 +106,7 @@ pub fn eval_bleu(run_dir: &Path, pairs: &[attend::data::Pair], device: &crate::D
         b.sys_len,
         b.ref_len
     );
-    println!("{}", scores.chrf_and_signatures());
+    println!("{}", scores.other_scores_and_signatures());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -153,6 +153,6 @@ pub fn cmd_score(a: ScoreArgs) -> Result<ExitCode> {
         b.sys_len,
         b.ref_len
     );
-    println!("{}", scores.chrf_and_signatures());
+    println!("{}", scores.other_scores_and_signatures());
     Ok(ExitCode::SUCCESS)
 }

@@ -1,10 +1,10 @@
-//! attend's BLEU equals sacreBLEU's (to 2 decimals, here to 1e-6) on the fixture
+//! attend's BLEU, cased and lowercased, equals sacreBLEU's (to 2 decimals, here to 1e-6) on the fixture
 //! corpus in `tests/fixtures/bleu`, whose expected numbers come from the
 //! `sacrebleu` package via `tests/fixtures/bleu/make_expected.py`.
 
 use std::path::PathBuf;
 
-use attend_train::tasks::translate::bleu::corpus_bleu;
+use attend_train::tasks::translate::bleu::{corpus_bleu, corpus_bleu_lowercase};
 
 fn fixture(name: &str) -> String {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/fixtures/bleu");
@@ -45,6 +45,16 @@ fn matches_sacrebleu_on_fixture() {
 
     let b = corpus_bleu(&hyp[..4], &single[..4]);
     assert!((b.score - expected["first_four_single_ref"]["score"].as_f64().unwrap()).abs() < 1e-6);
+
+    // sacreBLEU's lowercase=True (case:lc), with one and two references.
+    for (name, refs) in [("single_ref_lowercase", &single), ("two_refs_lowercase", &two)] {
+        let b = corpus_bleu_lowercase(&hyp, refs);
+        let e = &expected[name];
+        let counts: Vec<u64> = b.counts.iter().map(|&c| c as u64).collect();
+        let want: Vec<u64> = e["counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap()).collect();
+        assert_eq!(counts, want, "{name}");
+        assert!((b.score - e["score"].as_f64().unwrap()).abs() < 1e-6, "{name}: {} vs {}", b.score, e["score"]);
+    }
 
     for case in ["short", "no_match"] {
         let e = &expected[case];

@@ -120,6 +120,15 @@ pub fn corpus_bleu<H: AsRef<str>, R: AsRef<str>>(hyps: &[H], refs: &[Vec<R>]) ->
     Bleu { score, counts, totals, sys_len, ref_len }
 }
 
+/// Corpus BLEU of the lowercased texts (sacreBLEU's `lowercase=True`,
+/// signature `case:lc`): the case-insensitive figure small-model tutorials
+/// report, for a like-for-like comparison with them.
+pub fn corpus_bleu_lowercase<H: AsRef<str>, R: AsRef<str>>(hyps: &[H], refs: &[Vec<R>]) -> Bleu {
+    let hyps: Vec<String> = hyps.iter().map(|h| h.as_ref().to_lowercase()).collect();
+    let refs: Vec<Vec<String>> = refs.iter().map(|rs| rs.iter().map(|r| r.as_ref().to_lowercase()).collect()).collect();
+    corpus_bleu(&hyps, &refs)
+}
+
 fn compute_score(counts: &[usize; 4], totals: &[usize; 4], sys_len: usize, ref_len: usize) -> f64 {
     let mut precisions = [0f64; MAX_ORDER];
     let mut smooth = 1f64;
