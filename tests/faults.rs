@@ -11,6 +11,7 @@
 
 mod common;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -34,24 +35,48 @@ fn spawn(args: &[&str]) -> Child {
     attend().args(args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
-/// A run whose checkpoint writes take 15 ms a file longer, so that kills land in them too.
+/// A run whose checkpoint writes take 50 ms a file longer, so that kills land in them too.
 fn spawn_slow_writes(args: &[&str]) -> Child {
-    attend().args(args).env("ATTEND_SLOW_WRITES_MS", "15").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    attend().args(args).env("ATTEND_SLOW_WRITES_MS", "50").stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
 }
 
 /// Runs `first` (a fresh run) and then `--resume` until it finishes, killing
 /// each process with SIGKILL after a random delay while it has not finished.
 /// The delays spread over `span` (the straight run's time) so that `max_kills`
 /// kills fit in one run: some land while a process starts or resumes, some in
-/// a step, an evaluation or a checkpoint write. Returns how many processes
-/// were killed, and how many of them left a half-written file behind.
+/// a step, an evaluation or a checkpoint write; then one more process is
+/// killed on purpose inside a write (as soon as a temporary file appears).
+/// Returns how many processes were killed, and how many of them left a new
+/// half-written file behind.
 fn run_with_kills(first: &[&str], run_dir: &Path, seed: u64, max_kills: usize, span: Duration, ready: impl Fn() -> bool) -> (usize, usize) {
     let mut delays = Delays(seed);
     let hi = (2 * span.as_millis() as u64 / max_kills.max(1) as u64).max(100);
     let resume = ["train", "--quiet", "--resume", run_dir.to_str().unwrap()];
     let (mut killed, mut mid_write, mut fresh) = (0, 0, true);
+    let mut seen = BTreeSet::new();
+    let mut killed_inside_a_write = false;
     loop {
         let mut child = spawn_slow_writes(if fresh { first } else { &resume });
+        if killed >= max_kills && !killed_inside_a_write && !fresh {
+            // One more kill, on purpose inside a write: as soon as a new temporary file appears.
+            killed_inside_a_write = true;
+            let start = Instant::now();
+            while start.elapsed() < Duration::from_secs(60) && child.try_wait().unwrap().is_none() {
+                if half_written(run_dir).difference(&seen).next().is_some() {
+                    child.kill().unwrap(); // SIGKILL
+                    child.wait().unwrap();
+                    killed += 1;
+                    let now = half_written(run_dir);
+                    mid_write += usize::from(now.difference(&seen).next().is_some());
+                    seen = now;
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            if killed > max_kills {
+                continue; // resume again; one that finished without writing is checked below
+            }
+        }
         if killed < max_kills {
             // Wait until the run has something to lose, then kill it at a random moment.
             let start = Instant::now();
@@ -63,7 +88,10 @@ fn run_with_kills(first: &[&str], run_dir: &Path, seed: u64, max_kills: usize, s
                 child.kill().unwrap(); // SIGKILL
                 child.wait().unwrap();
                 killed += 1;
-                mid_write += usize::from(half_written(run_dir));
+                // A kill inside a write leaves a temporary file that was not there after the last kill.
+                let now = half_written(run_dir);
+                mid_write += usize::from(now.difference(&seen).next().is_some());
+                seen = now;
                 fresh = fresh && !run_dir.join("config.toml").exists();
                 continue;
             }
@@ -71,21 +99,31 @@ fn run_with_kills(first: &[&str], run_dir: &Path, seed: u64, max_kills: usize, s
         let out = child.wait_with_output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(out.status.success(), "{err}");
-        assert!(!half_written(run_dir), "a finished run leaves no half-written file");
+        assert!(half_written(run_dir).is_empty(), "a finished run leaves no half-written file");
         return (killed, mid_write);
     }
 }
 
-/// Whether a write was cut short in the run: a temporary file or directory is left.
-fn half_written(run_dir: &Path) -> bool {
-    [run_dir.to_path_buf(), run_dir.join("checkpoints")].iter().flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten()).any(|e| {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let hit = name.starts_with(".tmp") || name.ends_with("tmp");
-        if hit && std::env::var("ATTEND_FAULTS_VERBOSE").is_ok() {
-            eprintln!("half-written: {}", e.path().display());
-        }
-        hit
-    })
+/// The temporary files and directories in the run (what a cut-short write
+/// leaves), each with its inode and modification time, so that one left by an
+/// earlier kill and not yet cleaned up is told apart from a new one.
+fn half_written(run_dir: &Path) -> BTreeSet<(PathBuf, u64, i128)> {
+    use std::os::unix::fs::MetadataExt;
+    [run_dir.to_path_buf(), run_dir.join("checkpoints")]
+        .iter()
+        .flat_map(|d| std::fs::read_dir(d).into_iter().flatten().flatten())
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            name.starts_with(".tmp") || name.ends_with("tmp")
+        })
+        .filter_map(|e| {
+            let m = e.metadata().ok()?;
+            if std::env::var("ATTEND_FAULTS_VERBOSE").is_ok() {
+                eprintln!("half-written: {}", e.path().display());
+            }
+            Some((e.path(), m.ino(), m.mtime() as i128 * 1_000_000_000 + m.mtime_nsec() as i128))
+        })
+        .collect()
 }
 
 /// The metrics rows without their timing columns.
