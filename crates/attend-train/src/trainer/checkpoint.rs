@@ -58,7 +58,7 @@ impl TrainState {
 }
 
 /// Writes `bytes` to `path` and waits until they are on disk.
-pub(crate) fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
+fn write_synced(path: &Path, bytes: &[u8]) -> Result<()> {
     use std::io::Write;
     let mut f = std::fs::File::create(path).map_err(|e| TrainError::io(path, e))?;
     f.write_all(bytes).and_then(|_| f.sync_all()).map_err(|e| TrainError::io(path, e))?;

@@ -227,20 +227,23 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
     let mut state = TrainState::default();
     let mut notes = Vec::new();
     let mut ema = None;
-    let mut run_lock = None;
+    // A resumed run holds its directory's lock from the start; a new one once its directory exists.
+    let mut run_lock = match start {
+        Start::Resume => Some(lock::RunLock::acquire(run)?),
+        Start::New(_) => None,
+    };
     // A run killed before its first checkpoint starts over (from the same seed: the same run).
-    let from_scratch = matches!(start, Start::Resume) && checkpoint::list(run).is_empty();
-    if from_scratch {
-        run_lock = Some(lock::RunLock::acquire(run)?);
-        progress::say(&progress::steps(0, false), opts.quiet, "the run has no checkpoint yet: starting it over from step 0");
-        metrics::truncate_after(&run.join(run_dir::METRICS), 0)?;
+    let fresh = matches!(start, Start::New(_)) || checkpoint::list(run).is_empty();
+    if fresh {
+        if let Start::Resume = start {
+            progress::say(&progress::steps(0, false), opts.quiet, "the run has no checkpoint yet: starting it over from step 0");
+            metrics::truncate_after(&run.join(run_dir::METRICS), 0)?;
+        }
         notes = task.prepare_fresh(&mut model)?;
         if s.ema > 0.0 {
             ema = Some(Ema::new(model.valid(), s.ema, 0));
         }
-    }
-    if let (Start::Resume, false) = (start, from_scratch) {
-        run_lock = Some(lock::RunLock::acquire(run)?);
+    } else {
         // What a killed run left half-written goes; a damaged checkpoint is passed over, loudly.
         integrity::clean_up(&run.join("checkpoints"));
         integrity::clean_up(run);
@@ -263,10 +266,6 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
         }
     }
     if let Start::New(cfg) = start {
-        notes = task.prepare_fresh(&mut model)?;
-        if s.ema > 0.0 {
-            ema = Some(Ema::new(model.valid(), s.ema, 0));
-        }
         run_dir::create(run, cfg, &task.run_files()?)?;
         run_lock = Some(lock::RunLock::acquire(run)?);
     }

@@ -91,6 +91,12 @@ pub struct SpellTask<'a> {
 }
 
 impl<'a> SpellTask<'a> {
+    /// The speller's model settings (what `init_model` builds and `size` counts).
+    fn model_config(&self) -> VectorDecoderConfig {
+        let m = &self.cfg.model;
+        VectorDecoderConfig::new(self.dim, self.vocab.len()).with_cell(m.cell).with_d_hidden(m.d_hidden).with_dropout(m.dropout)
+    }
+
     /// Reads the word vectors of `cfg` and holds out a seeded share of them
     /// (the character vocabulary from `vocab_dir` when resuming).
     pub fn new(cfg: &'a SpellConfig, vocab_dir: Option<&Path>) -> Result<Self> {
@@ -145,14 +151,12 @@ impl Trainable for SpellTask<'_> {
     type Batch = Vec<usize>;
 
     fn init_model(&self, device: &Device) -> Result<VectorDecoder> {
-        let m = &self.cfg.model;
-        Ok(VectorDecoderConfig::new(self.dim, self.vocab.len()).with_cell(m.cell).with_d_hidden(m.d_hidden).with_dropout(m.dropout).init(device)?)
+        Ok(self.model_config().init(device)?)
     }
 
     fn size(&self) -> Result<(u128, String)> {
-        let m = &self.cfg.model;
-        let count = VectorDecoderConfig::new(self.dim, self.vocab.len()).with_cell(m.cell).with_d_hidden(m.d_hidden).param_count();
-        Ok((count, format!("the model (model.d_hidden = {}, vectors of {} dimensions)", m.d_hidden, self.dim)))
+        let count = self.model_config().param_count();
+        Ok((count, format!("the model (model.d_hidden = {}, vectors of {} dimensions)", self.cfg.model.d_hidden, self.dim)))
     }
 
     fn run_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
