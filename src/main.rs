@@ -17,6 +17,7 @@ mod classify_cli;
 mod compare_cli;
 mod eval_cli;
 mod lm_cli;
+mod serve_cli;
 mod train_cli;
 mod translate_cli;
 mod word2vec_cli;
@@ -57,6 +58,12 @@ enum Command {
     Compare(compare_cli::CompareArgs),
     /// Measure training, inference and decoding speed on the PyTorch peers' shapes.
     Bench(bench_cli::BenchArgs),
+    /// Write a run's weights as safetensors, with its config, vocabularies and tensor list.
+    Export(ExportArgs),
+    /// Build a run from a directory that `attend export` wrote.
+    Import(ImportArgs),
+    /// Serve trained runs over HTTP with JSON (translate, generate, classify) and a web page.
+    Serve(serve_cli::ServeArgs),
     /// Print the compiled backends, the device a spec resolves to and the Burn version.
     Info(InfoArgs),
 }
@@ -116,6 +123,53 @@ fn cmd_average(a: AverageArgs) -> Result<ExitCode> {
 }
 
 #[derive(Args)]
+struct ExportArgs {
+    /// The run to export (its best weights, else the newest checkpoint).
+    #[arg(long, value_name = "RUN_DIR")]
+    run: PathBuf,
+    /// The weights format.
+    #[arg(long, value_name = "FORMAT", default_value = "safetensors", value_parser = ["safetensors"])]
+    format: String,
+    /// The new directory to write (default: RUN_DIR-safetensors).
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    #[command(flatten)]
+    device: DeviceArg,
+}
+
+fn cmd_export(a: ExportArgs) -> Result<ExitCode> {
+    let out = a.out.clone().unwrap_or_else(|| PathBuf::from(format!("{}-{}", a.run.display(), a.format)));
+    let device = run_device(&a.run, &a.device)?;
+    let done = attend::train::tasks::interop::export_run(&a.run, &out, &device)?;
+    println!(
+        "wrote {} tensors ({} parameters) to {}/model.safetensors, with config.toml, the run's data files and tensors.tsv",
+        done.tensors,
+        done.parameters,
+        done.out.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+struct ImportArgs {
+    /// A directory written by `attend export` (config.toml, data files, model.safetensors).
+    #[arg(long, value_name = "DIR")]
+    from: PathBuf,
+    /// The new run directory.
+    #[arg(long, value_name = "RUN_DIR")]
+    out: PathBuf,
+    #[command(flatten)]
+    device: DeviceArg,
+}
+
+fn cmd_import(a: ImportArgs) -> Result<ExitCode> {
+    let device = run_device(&a.from, &a.device)?;
+    let out = attend::train::tasks::interop::import_run(&a.from, &a.out, &device)?;
+    println!("imported {} into the run {} (its best/)", a.from.display(), out.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
 struct InfoArgs {
     #[command(flatten)]
     device: DeviceArg,
@@ -165,6 +219,9 @@ fn main() -> ExitCode {
         Command::Average(a) => cmd_average(a),
         Command::Compare(a) => compare_cli::cmd_compare(a),
         Command::Bench(a) => bench_cli::cmd_bench(a),
+        Command::Serve(a) => serve_cli::cmd_serve(a),
+        Command::Export(a) => cmd_export(a),
+        Command::Import(a) => cmd_import(a),
         Command::Info(a) => cmd_info(a),
     };
     match result {

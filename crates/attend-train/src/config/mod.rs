@@ -458,10 +458,14 @@ impl RunConfig {
         Self::with_overrides(self.task(), self.to_value()?, overrides)
     }
 
+    /// The resolved config as TOML text.
+    pub fn to_toml(&self) -> Result<String> {
+        toml::to_string_pretty(&self.to_value()?).map_err(|e| TrainError::Config(e.to_string()))
+    }
+
     /// Writes the resolved config as TOML.
     pub fn save(&self, path: &Path) -> Result<()> {
-        let text = toml::to_string_pretty(&self.to_value()?).map_err(|e| TrainError::Config(e.to_string()))?;
-        crate::trainer::checkpoint::write_atomic(path, text.as_bytes())
+        crate::trainer::checkpoint::write_atomic(path, self.to_toml()?.as_bytes())
     }
 }
 

@@ -4,20 +4,13 @@
 
 use std::path::{Path, PathBuf};
 
-use attend_data::Vocab;
 use burn::module::Module;
 use burn::prelude::*;
 
-use super::classify::{classifier_config, data::read_labels};
-use super::lm::{data::VOCAB, lm_config};
-use super::spell::SpellTask;
-use super::translate::data::{SRC_VOCAB, TGT_VOCAB};
-use super::translate::loaded::seq2seq_view;
-use super::translate::model_config;
-use crate::config::RunConfig;
+use super::runs::{own_files, with_model, write_run, WithModel};
 use crate::error::{Result, TrainError};
 use crate::trainer::checkpoint::{self, TrainState};
-use crate::trainer::{average, run_dir, Trainable};
+use crate::trainer::{average, run_dir};
 
 /// What [`average_run`] wrote.
 #[derive(Debug, Clone)]
@@ -28,9 +21,15 @@ pub struct Averaged {
     pub out: PathBuf,
 }
 
-fn mean_of<M: Module>(init: impl Fn() -> Result<M>, dirs: &[PathBuf]) -> Result<M> {
-    let models = dirs.iter().map(|d| checkpoint::load_model(init()?, &d.join("model.bpk"))).collect::<Result<Vec<M>>>()?;
-    average::average(models)
+/// The mean of the weights in `dirs`, as burnpack bytes.
+struct MeanOf<'a>(&'a [PathBuf]);
+
+impl WithModel for MeanOf<'_> {
+    type Out = Vec<u8>;
+    fn with<M: Module>(self, init: impl Fn() -> Result<M>) -> Result<Vec<u8>> {
+        let models = self.0.iter().map(|d| checkpoint::load_model(init()?, &d.join("model.bpk"))).collect::<Result<Vec<M>>>()?;
+        checkpoint::model_bytes(&average::average(models)?)
+    }
 }
 
 /// Averages the newest `last` checkpoints of `run` into the new run directory `out`.
@@ -52,45 +51,9 @@ pub fn average_run(run: &Path, last: usize, out: &Path, device: &Device) -> Resu
     }
     let chosen = &all[all.len() - last..];
     let dirs: Vec<PathBuf> = chosen.iter().map(|(_, d)| d.clone()).collect();
-    let bytes = match &cfg {
-        RunConfig::Translate(_) | RunConfig::Copy(_) => {
-            let view = seq2seq_view(&cfg, run)?;
-            let (src, tgt) = (Vocab::load(&run.join(SRC_VOCAB))?, Vocab::load(&run.join(TGT_VOCAB))?);
-            let mc = model_config(view.model, src.len(), tgt.len())?;
-            checkpoint::model_bytes(&mean_of(|| Ok(mc.init(device)?), &dirs)?)?
-        }
-        RunConfig::Lm(c) => {
-            let vocab = Vocab::load(&run.join(VOCAB))?;
-            let mc = lm_config(&c.model, vocab.len());
-            checkpoint::model_bytes(&mean_of(|| Ok(mc.init(device)?), &dirs)?)?
-        }
-        RunConfig::Classify(c) => {
-            let vocab = Vocab::load(&run.join(VOCAB))?;
-            let mc = classifier_config(c, vocab.len(), read_labels(run)?.len());
-            checkpoint::model_bytes(&mean_of(|| Ok(mc.init(device)?), &dirs)?)?
-        }
-        RunConfig::Spell(c) => {
-            let task = SpellTask::new(c, Some(run))?;
-            checkpoint::model_bytes(&mean_of(|| task.init_model(device), &dirs)?)?
-        }
-        RunConfig::Word2vec(_) => return Err(TrainError::Invalid("word2vec runs keep no checkpoints to average".into())),
-    };
-    // The run's own files (config, vocabularies, labels, held-out texts), then the average as best/.
-    std::fs::create_dir_all(out).map_err(|e| TrainError::io(out, e))?;
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(run).map_err(|e| TrainError::io(run, e))?.flatten() {
-        let name = entry.file_name().to_string_lossy().to_string();
-        if entry.path().is_file() && name != run_dir::CONFIG && name != run_dir::METRICS {
-            files.push(name);
-        }
-    }
-    for name in files {
-        let bytes = std::fs::read(run.join(&name)).map_err(|e| TrainError::io(&run.join(&name), e))?;
-        checkpoint::write_atomic(&out.join(&name), &bytes)?;
-    }
+    let bytes = with_model(&cfg, run, device, MeanOf(&dirs))?;
+    // The run's own files (vocabularies, labels, held-out texts), then the average as best/.
     let state: TrainState = checkpoint::read_state(&dirs[dirs.len() - 1])?;
-    let state_json = serde_json::to_vec_pretty(&state).map_err(|e| TrainError::Invalid(e.to_string()))?;
-    checkpoint::write_dir(&out.join(run_dir::BEST), &[("model.bpk", bytes), ("state.json", state_json)])?;
-    cfg.save(&out.join(run_dir::CONFIG))?;
+    write_run(out, &cfg, &own_files(run, &[])?, bytes, &state)?;
     Ok(Averaged { steps: chosen.iter().map(|(s, _)| *s).collect(), out: out.to_path_buf() })
 }

@@ -10,6 +10,8 @@
 //! ([`train`]).
 
 pub mod average;
+pub mod interop;
+pub mod runs;
 pub mod classify;
 pub mod lm;
 pub mod spell;

@@ -120,6 +120,23 @@ pub fn generate(
     device: &Device,
     mut on_token: impl FnMut(u32, &[f32]),
 ) -> Result<Vec<u32>> {
+    generate_while(model, prompt, max_tokens, sampling, cached, device, |t, l| {
+        on_token(t, l);
+        true
+    })
+}
+
+/// [`generate`], stopping early as soon as `on_token` returns `false` (a
+/// server's client went away); the tokens chosen so far are returned.
+pub fn generate_while(
+    model: &LanguageModel,
+    prompt: &[u32],
+    max_tokens: usize,
+    sampling: &SamplingConfig,
+    cached: bool,
+    device: &Device,
+    mut on_token: impl FnMut(u32, &[f32]) -> bool,
+) -> Result<Vec<u32>> {
     sampling.validate()?;
     if prompt.is_empty() {
         return Err(TrainError::Config("the prompt must have at least one token".into()));
@@ -145,9 +162,12 @@ pub fn generate(
             last_row(model.forward(ids_tensor(&seq[start..], device))?)?
         };
         let token = pick(&logits, sampling, &mut rng);
-        on_token(token, &logits);
+        let go_on = on_token(token, &logits);
         out.push(token);
         seq.push(token);
+        if !go_on {
+            break;
+        }
         if windowed && seq.len() - start > ctx {
             start = seq.len() - keep;
             cache = None;
