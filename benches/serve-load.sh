@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # attend serve under load: the same run served with dynamic batching on
-# (--max-batch 32) and off (--max-batch 1), CLIENTS concurrent clients
+# (--max-batch 64, the default) and off (--max-batch 1), CLIENTS concurrent clients
 # (default 64) for DURATION seconds (default 20) each, one sentence per request from
 # the bundled Tatoeba validation split; prints requests/s, p50/p99 latency
 # and errors of each, and the throughput ratio.
@@ -24,7 +24,7 @@ for b in "$ATTEND" "$LOAD"; do
   [ -x "$b" ] || { echo "missing $b: cargo build --release --example serve_load" >&2; exit 1; }
 done
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); $(date -u +%F)"
-for batch in 32 1; do
+for batch in 64 1; do
   "$ATTEND" serve --run "$RUN" --device cpu --addr "127.0.0.1:$PORT" --max-batch "$batch" > /tmp/attend-serve-load.log 2>&1 &
   pid=$!
   for _ in $(seq 600); do grep -q "serving" /tmp/attend-serve-load.log && break; sleep 0.1; done
@@ -36,4 +36,4 @@ for batch in 32 1; do
   eval "rate_$batch=$(echo "$line" | sed -E 's/.* ([0-9.]+) requests\/s.*/\1/')"
   kill -INT $pid; wait $pid || true
 done
-python3 -c "print(f'batching on / off: {$rate_32 / $rate_1:.2f}x requests/s')"
+python3 -c "print(f'batching on / off: {$rate_64 / $rate_1:.2f}x requests/s')"

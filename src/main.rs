@@ -152,9 +152,14 @@ fn cmd_export(a: ExportArgs) -> Result<ExitCode> {
 
 #[derive(Args)]
 struct ImportArgs {
-    /// A directory written by `attend export` (config.toml, data files, model.safetensors).
+    /// A directory written by `attend export` (config.toml, data files, model.safetensors);
+    /// with --pytorch, the run's config.toml and vocabularies only.
     #[arg(long, value_name = "DIR")]
     from: PathBuf,
+    /// Take the weights from a PyTorch nn.Transformer translator's state_dict (torch.save)
+    /// instead; its keys map as docs/pytorch-mapping.md says.
+    #[arg(long, value_name = "FILE.pt")]
+    pytorch: Option<PathBuf>,
     /// The new run directory.
     #[arg(long, value_name = "RUN_DIR")]
     out: PathBuf,
@@ -164,8 +169,11 @@ struct ImportArgs {
 
 fn cmd_import(a: ImportArgs) -> Result<ExitCode> {
     let device = run_device(&a.from, &a.device)?;
-    let out = attend::train::tasks::interop::import_run(&a.from, &a.out, &device)?;
-    println!("imported {} into the run {} (its best/)", a.from.display(), out.display());
+    let (out, what) = match &a.pytorch {
+        Some(pt) => (attend::train::tasks::translate::pytorch::import_pytorch(pt, &a.from, &a.out, &device)?, pt),
+        None => (attend::train::tasks::interop::import_run(&a.from, &a.out, &device)?, &a.from),
+    };
+    println!("imported {} into the run {} (its best/)", what.display(), out.display());
     Ok(ExitCode::SUCCESS)
 }
 

@@ -30,7 +30,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "ORIGIN")]
     cors: Option<String>,
     /// Texts per forward pass: concurrent requests to one model are batched up to this (1 = no batching).
-    #[arg(long, value_name = "N", default_value_t = 32)]
+    #[arg(long, value_name = "N", default_value_t = 64)]
     max_batch: usize,
     /// Milliseconds the first request of a batch waits for others (0 = batch only those already waiting).
     #[arg(long, value_name = "MS", default_value_t = 5)]

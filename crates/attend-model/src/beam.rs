@@ -11,7 +11,6 @@
 //! `size = 1` beam search is greedy decoding.
 
 use burn::prelude::*;
-use burn::tensor::activation::log_softmax;
 
 use crate::error::ModelError;
 use crate::seq2seq::Seq2SeqModel;
@@ -60,30 +59,30 @@ pub fn beam_search(
     let rows = batch * k;
     // Each sentence's memory once per beam: rows b*k .. b*k+k belong to sentence b.
     let repeat: Vec<i64> = (0..rows).map(|r| (r / k) as i64).collect();
-    let memory = model.encode(src, src_pad)?.select(Tensor::from_data(TensorData::new(repeat, [rows]), &device));
+    let mut memory = model.encode(src, src_pad)?.select(Tensor::from_data(TensorData::new(repeat, [rows]), &device));
     let mut state = model.start(&memory, rows)?;
     let norm = |log_prob: f32, len: usize| log_prob / (len.max(1) as f32).powf(opts.length_penalty);
+    // The sentences still being decoded, in row order: rows l*k .. l*k+k are
+    // those of `live[l]`. A finished sentence leaves the batch, so a batch
+    // costs what its sentences need, not k rows of its longest one throughout.
+    let mut live: Vec<usize> = (0..batch).collect();
     // Only the first beam of each sentence is live at the start (the others would repeat it).
     let mut scores: Vec<f32> = (0..rows).map(|r| if r % k == 0 { 0.0 } else { f32::NEG_INFINITY }).collect();
     let mut prefixes: Vec<Vec<u32>> = vec![Vec::new(); rows];
     let mut tokens = vec![bos; rows];
     let mut finished: Vec<Vec<Hypothesis>> = vec![Vec::new(); batch];
-    let mut done = vec![false; batch];
     let steps = max_len.min(model.max_len()).saturating_sub(1);
     for step in 0..steps {
         let (logits, next_state) = model.step(&tokens, state, &memory)?; // [rows, vocab]
         let vocab = logits.dims()[1];
-        let logp: Vec<f32> = log_softmax(logits, 1).try_into_vec_as::<f32>().map_err(|e| ModelError::Invalid(format!("{e:?}")))?;
-        let mut keep: Vec<Candidate> = Vec::with_capacity(rows);
-        for b in 0..batch {
-            if done[b] {
-                keep.extend((0..k).map(|i| (b * k + i, eos, f32::NEG_INFINITY)));
-                continue;
-            }
+        let mut logp: Vec<f32> = logits.try_into_vec_as::<f32>().map_err(|e| ModelError::Invalid(format!("{e:?}")))?;
+        crate::fused::cpu::loss::log_softmax_rows(&mut logp, vocab);
+        let mut keep: Vec<Candidate> = Vec::with_capacity(live.len() * k);
+        let mut still: Vec<(usize, usize)> = Vec::with_capacity(live.len()); // (sentence, its row block now)
+        for (l, &b) in live.iter().enumerate() {
             // The 2k best extensions of this sentence's beams (k of them may end).
             let mut best: Vec<Candidate> = Vec::with_capacity(2 * k + 1);
-            for i in 0..k {
-                let r = b * k + i;
+            for r in l * k..(l + 1) * k {
                 if scores[r] == f32::NEG_INFINITY {
                     continue;
                 }
@@ -96,30 +95,30 @@ pub fn beam_search(
                     }
                 }
             }
-            let mut live = Vec::with_capacity(k);
+            let mut next = Vec::with_capacity(k);
             for (rank, &(r, t, s)) in best.iter().enumerate() {
                 if t == eos {
                     // Only an ending among the k best counts (as in fairseq).
                     if rank < k {
                         finished[b].push(Hypothesis { ids: prefixes[r].clone(), log_prob: s, score: norm(s, prefixes[r].len() + 1) });
                     }
-                } else if live.len() < k {
-                    live.push((r, t, s));
+                } else if next.len() < k {
+                    next.push((r, t, s));
                 }
             }
-            if finished[b].len() >= k || live.is_empty() {
-                done[b] = true;
+            if finished[b].len() >= k || next.is_empty() {
+                continue; // done: its rows leave the batch
             }
-            while live.len() < k {
-                live.push((b * k, eos, f32::NEG_INFINITY));
+            while next.len() < k {
+                next.push((l * k, eos, f32::NEG_INFINITY));
             }
-            keep.extend(live);
+            keep.extend(next);
+            still.push((b, l));
         }
-        let at_end = step + 1 == steps;
-        if done.iter().all(|&d| d) {
+        if still.is_empty() {
+            live.clear();
             break;
         }
-        let from: Vec<usize> = keep.iter().map(|c| c.0).collect();
         prefixes = keep
             .iter()
             .map(|&(r, t, s)| {
@@ -132,19 +131,27 @@ pub fn beam_search(
             .collect();
         scores = keep.iter().map(|c| c.2).collect();
         tokens = keep.iter().map(|c| c.1).collect();
-        if at_end {
+        let shrunk = still.len() < live.len();
+        live = still.iter().map(|&(b, _)| b).collect();
+        if step + 1 == steps {
             break;
         }
-        state = next_state.select(&from, &device);
+        if shrunk {
+            // The remaining sentences' memory rows (all beams of a sentence share it).
+            let rows: Vec<i64> = still.iter().flat_map(|&(_, l)| (l * k..(l + 1) * k).map(|r| r as i64)).collect();
+            let n = rows.len();
+            memory = memory.select(Tensor::from_data(TensorData::new(rows, [n]), &device));
+        }
+        let from: Vec<usize> = keep.iter().map(|c| c.0).collect();
+        // Each row extends itself (always so for a beam of one): no reordering to copy.
+        let in_place = !shrunk && from.iter().enumerate().all(|(i, &r)| i == r);
+        state = if in_place { next_state } else { next_state.select(&from, &device) };
     }
     // Sentences that reached the length limit: their live hypotheses end there.
-    for b in 0..batch {
-        if !done[b] {
-            for i in 0..k {
-                let r = b * k + i;
-                if scores[r] > f32::NEG_INFINITY {
-                    finished[b].push(Hypothesis { ids: prefixes[r].clone(), log_prob: scores[r], score: norm(scores[r], prefixes[r].len()) });
-                }
+    for (l, &b) in live.iter().enumerate() {
+        for r in l * k..(l + 1) * k {
+            if scores[r] > f32::NEG_INFINITY {
+                finished[b].push(Hypothesis { ids: prefixes[r].clone(), log_prob: scores[r], score: norm(scores[r], prefixes[r].len()) });
             }
         }
     }

@@ -20,7 +20,7 @@ pub struct Batching {
 
 impl Default for Batching {
     fn default() -> Self {
-        Self { max_batch: 32, wait: Duration::from_millis(5), max_queue: 256 }
+        Self { max_batch: 64, wait: Duration::from_millis(5), max_queue: 256 }
     }
 }
 

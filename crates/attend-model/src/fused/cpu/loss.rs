@@ -67,6 +67,46 @@ fn forward_body<const FMA: bool>(logits: &[f32], targets: &[i64], weight: &[f32]
 }
 multiversion!(fn forward_rows(logits: &[f32], targets: &[i64], weight: &[f32], v: usize, smoothing: f32, probs: &mut [f32], losses: &mut [f32]) => forward_body);
 
+/// Σ eˣ⁻ᵐᵃˣ over `x`, in 16 lanes, without storing the exponentials.
+#[inline(always)]
+fn sum_exp_shifted<const FMA: bool>(x: &[f32], max: f32) -> f32 {
+    let mut s = [0f32; 16];
+    let chunks = x.chunks_exact(16);
+    let tail: f32 = chunks.remainder().iter().map(|&v| exp::<FMA>(v - max)).sum();
+    for c in chunks {
+        for k in 0..16 {
+            s[k] += exp::<FMA>(c[k] - max);
+        }
+    }
+    s.iter().sum::<f32>() + tail
+}
+
+#[inline(always)]
+fn log_softmax_body<const FMA: bool>(x: &mut [f32], v: usize) {
+    for row in x.chunks_exact_mut(v) {
+        let (max, _) = max_and_sum(row);
+        if max == f32::NEG_INFINITY {
+            continue; // a row of −∞ stays −∞
+        }
+        let lse = sum_exp_shifted::<FMA>(row, max).ln() + max;
+        for y in row.iter_mut() {
+            *y -= lse;
+        }
+    }
+}
+multiversion!(fn log_softmax_body_rows(x: &mut [f32], v: usize) => log_softmax_body);
+
+/// Log-softmax of each row of `x` `[n, v]`, in place: one pass for the
+/// maximum, one for Σ eˣ⁻ᵐᵃˣ, one to subtract the log of the sum (for beam
+/// search, which reads the log-probabilities on the host anyway; the device's
+/// composition makes six passes and allocates five results).
+pub fn log_softmax_rows(x: &mut [f32], v: usize) {
+    if v == 0 {
+        return;
+    }
+    log_softmax_body_rows(x, v);
+}
+
 /// Rows per parallel task.
 const ROWS: usize = 32;
 
@@ -114,4 +154,29 @@ pub fn backward(probs: &[f32], targets: &[i64], weight: &[f32], v: usize, smooth
         rows(&mut d, 0);
     }
     d
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_log_softmax_is_the_exact_one_within_float_rounding() {
+        let v = 37;
+        let mut x: Vec<f32> = (0..3 * v).map(|i| ((i * 7919 % 101) as f32 - 50.0) / 7.0).collect();
+        x[v + 3] = f32::NEG_INFINITY; // a masked-out token
+        let mut ours = x.clone();
+        log_softmax_rows(&mut ours, v);
+        for (row, got) in x.chunks(v).zip(ours.chunks(v)) {
+            let max = row.iter().cloned().fold(f32::NEG_INFINITY, f32::max) as f64;
+            let lse = row.iter().map(|&a| (a as f64 - max).exp()).sum::<f64>().ln() + max;
+            for (&a, &g) in row.iter().zip(got) {
+                if a == f32::NEG_INFINITY {
+                    assert_eq!(g, f32::NEG_INFINITY);
+                } else {
+                    assert!(((a as f64 - lse) - g as f64).abs() < 1e-5, "{a}: {g} vs {}", a as f64 - lse);
+                }
+            }
+        }
+    }
 }

@@ -10,6 +10,7 @@ pub mod chrf;
 pub mod compare;
 pub mod data;
 pub mod loaded;
+pub mod pytorch;
 pub mod score;
 pub mod settings;
 
