@@ -31,6 +31,8 @@ impl Server {
         Self::start_env(args, &[])
     }
 
+    // The child is waited for in `Drop` (or before the panic when it fails to start).
+    #[allow(clippy::zombie_processes)]
     fn start_env(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut cmd = attend();
         cmd.args(["serve", "--device", "cpu"]).args(args).stdout(Stdio::piped()).stderr(Stdio::piped());
@@ -63,7 +65,7 @@ impl Server {
             }
             stdout.push_str(&line);
             if let Some(at) = line.find("http://") {
-                let addr = line[at + 7..].split(|c: char| c == ' ' || c == ';').next().unwrap().to_string();
+                let addr = line[at + 7..].split([' ', ';']).next().unwrap().to_string();
                 std::thread::spawn(move || for _ in out.lines() {});
                 return Server { child, addr, stdout, stderr };
             }
@@ -152,7 +154,7 @@ fn translations_are_the_clis_alone_and_inside_batches() {
         })
         .collect();
     for (h, want) in handles.into_iter().zip(&cli) {
-        assert_eq!(h.join().unwrap(), [want.clone()], "six concurrent requests");
+        assert_eq!(h.join().unwrap(), std::slice::from_ref(want), "six concurrent requests");
     }
     let beam = s.post("/v1/translate", json!({ "texts": [SENTENCES[0]], "beam": 3, "model": "fr" }));
     assert_eq!(texts(&beam), [cli_beam.trim_end().to_string()]);
@@ -243,6 +245,9 @@ fn bad_requests_are_json_errors_naming_the_field_and_the_server_lives_on() {
         ("POST", "/v1/nothing", Vec::new(), 404, "/v1/nothing: no such endpoint"),
         ("GET", "/../../etc/passwd", Vec::new(), 404, "no such endpoint"),
     ];
+    // A body that is not declared JSON (what a page on another origin could send without asking).
+    let r = request(&s.addr, "POST", "/v1/translate", &[("Content-Type", "text/plain")], br#"{"texts": ["a"]}"#, Duration::from_secs(10)).unwrap();
+    assert_eq!((r.status, r.json()["error"].as_str()), (415, Some("Content-Type: expected application/json")));
     for (method, path, body, status, message) in cases {
         let r = s.raw(method, path, &body);
         let error = r.json()["error"].as_str().map(str::to_string).unwrap_or_else(|| panic!("{method} {path}: not a JSON error: {}", r.text()));

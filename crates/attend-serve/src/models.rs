@@ -56,16 +56,19 @@ impl Kind {
     }
 }
 
+/// Where a translate or classify request's answer goes.
+pub type Reply = oneshot::Sender<Result<Vec<Value>, ApiError>>;
+
 /// A translate request on its way to the worker.
 pub struct TranslateJob {
     pub req: TranslateRequest,
-    pub reply: oneshot::Sender<Result<Vec<Value>, ApiError>>,
+    pub reply: Reply,
 }
 
 /// A classify request on its way to the worker.
 pub struct ClassifyJob {
     pub req: ClassifyRequest,
-    pub reply: oneshot::Sender<Result<Vec<Value>, ApiError>>,
+    pub reply: Reply,
 }
 
 /// One event of a streamed generation.
@@ -214,6 +217,23 @@ fn guarded<T>(f: impl FnOnce() -> Result<T, ApiError>) -> Result<T, ApiError> {
     })
 }
 
+/// Answers each request of a batch with its share of `result` (`sizes[i]`
+/// items for request `i`), or every one of them with the batch's error.
+fn deliver(replies: Vec<Reply>, result: Result<Vec<Value>, ApiError>, sizes: &[usize]) {
+    match result {
+        Ok(items) => {
+            for (reply, items) in replies.into_iter().zip(split(items, sizes)) {
+                let _ = reply.send(Ok(items));
+            }
+        }
+        Err(e) => {
+            for reply in replies {
+                let _ = reply.send(Err(e.clone()));
+            }
+        }
+    }
+}
+
 fn translate_worker(run: &Path, device: &Device, rx: Receiver<TranslateJob>, b: &Batching, ready: SyncSender<Result<Value, String>>) {
     let mut model = match LoadedRun::load(run, device) {
         Ok(m) => m,
@@ -243,18 +263,7 @@ fn translate_worker(run: &Path, device: &Device, rx: Receiver<TranslateJob>, b: 
             let texts: Vec<String> = group.iter().flat_map(|j| j.req.texts.iter().cloned()).collect();
             let sizes: Vec<usize> = group.iter().map(|j| j.req.texts.len()).collect();
             let result = guarded(|| translate_batch(&mut model, &texts, key.0, f32::from_bits(key.1), key.2));
-            match result {
-                Ok(items) => {
-                    for (job, items) in group.into_iter().zip(split(items, &sizes)) {
-                        let _ = job.reply.send(Ok(items));
-                    }
-                }
-                Err(e) => {
-                    for job in group {
-                        let _ = job.reply.send(Err(e.clone()));
-                    }
-                }
-            }
+            deliver(group.into_iter().map(|j| j.reply).collect(), result, &sizes);
         }
     }
 }
@@ -283,7 +292,8 @@ fn translate_batch(model: &mut LoadedRun, texts: &[String], beam: usize, length_
                     let mut target = model.tgt_vocab.decode(ids);
                     target.truncate(rows.len());
                     tokens.truncate(rows.first().map_or(tokens.len(), |r| r.len()));
-                    json!({ "source": tokens, "target": target, "weights": rows })
+                    let weights: Vec<Vec<Value>> = rows.iter().map(|r| r.iter().map(|&w| number(w)).collect()).collect();
+                    json!({ "source": tokens, "target": target, "weights": weights })
                 }
                 _ => Value::Null, // a model without attention (a plain encoder–decoder)
             };
@@ -313,25 +323,20 @@ fn classify_worker(run: &Path, device: &Device, rx: Receiver<ClassifyJob>, b: &B
             let probs = model.probabilities(&texts, device).map_err(|e| ApiError::internal(e.to_string()))?;
             Ok(probs.iter().map(|p| classification(&labels, p)).collect::<Vec<Value>>())
         });
-        match result {
-            Ok(items) => {
-                for (job, items) in jobs.into_iter().zip(split(items, &sizes)) {
-                    let _ = job.reply.send(Ok(items));
-                }
-            }
-            Err(e) => {
-                for job in jobs {
-                    let _ = job.reply.send(Err(e.clone()));
-                }
-            }
-        }
+        deliver(jobs.into_iter().map(|j| j.reply).collect(), result, &sizes);
     }
+}
+
+/// An f32 as JSON in its shortest decimal form (0.72864217, not the
+/// 0.7286421656608582 of its f64 widening).
+fn number(x: f32) -> Value {
+    x.to_string().parse::<f64>().ok().and_then(serde_json::Number::from_f64).map_or(Value::Null, Value::Number)
 }
 
 /// `{"label": best, "probabilities": {label: p, …}}`.
 fn classification(labels: &[String], p: &[f32]) -> Value {
     let best = (0..p.len()).fold(0, |b, i| if p[i] > p[b] { i } else { b });
-    let probabilities: Map<String, Value> = labels.iter().zip(p).map(|(l, &x)| (l.clone(), json!(x))).collect();
+    let probabilities: Map<String, Value> = labels.iter().zip(p).map(|(l, &x)| (l.clone(), number(x))).collect();
     json!({ "label": labels.get(best), "probabilities": probabilities })
 }
 

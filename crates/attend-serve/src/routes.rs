@@ -132,8 +132,18 @@ async fn models(State(app): State<Arc<App>>) -> Response {
     json_response(StatusCode::OK, &json!({ "models": list }))
 }
 
-/// The body, at most `max_body` bytes, within the time-out.
+/// The body, at most `max_body` bytes, within the time-out. It must be
+/// declared JSON: a page on another origin cannot send that without the
+/// browser asking the server first (a preflight, refused unless `--cors`).
 async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
+    let json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("application/json"));
+    if !json {
+        return Err(ApiError::new(StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type: expected application/json"));
+    }
     let too_large = || ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, format!("body: larger than {} bytes", app.max_body));
     let declared = headers.get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > app.max_body as u64) {

@@ -4,8 +4,8 @@
 //! run's config and data files beside them; `attend import` builds a run
 //! back from such a directory, which translate, eval, serve… load like any
 //! other. Tensor names are the module paths of attend's models
-//! (`encoder.layers.0.attention.query.weight`, …), listed with their shapes
-//! in `tensors.tsv`; docs/interop.md documents them. Linear weights are
+//! (`encoder.layers.0.self_attn.query.weight`, …), listed with their shapes
+//! in `tensors.tsv`; docs/serving.md documents them. Linear weights are
 //! stored as Burn keeps them, `[in, out]` (PyTorch's `nn.Linear` is `[out, in]`).
 
 use std::path::{Path, PathBuf};
