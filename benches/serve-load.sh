@@ -3,7 +3,8 @@
 # (--max-batch 64, the default) and off (--max-batch 1), CLIENTS concurrent clients
 # (default 64) for DURATION seconds (default 20) each, one sentence per request from
 # the bundled Tatoeba validation split; prints requests/s, p50/p99 latency
-# and errors of each, and the throughput ratio.
+# and errors of each, and the throughput ratio. Each client keeps its connection
+# alive, as HTTP libraries do; NEW_CONNECTIONS=1 opens one per request instead.
 #
 #   bash benches/serve-load.sh [RUN_DIR]
 #
@@ -19,6 +20,8 @@ LOAD=${LOAD:-$TARGET/release/examples/serve_load}
 CLIENTS=${CLIENTS:-64}
 SECONDS_EACH=${DURATION:-20}
 PORT=${PORT:-18089}
+EXTRA=""
+[ "${NEW_CONNECTIONS:-0}" = 1 ] && EXTRA="--new-connections"
 [ -d "$RUN" ] || { echo "no run at $RUN: train one (attend train --out $RUN) or give its directory" >&2; exit 1; }
 for b in "$ATTEND" "$LOAD"; do
   [ -x "$b" ] || { echo "missing $b: cargo build --release --example serve_load" >&2; exit 1; }
@@ -30,8 +33,8 @@ for batch in 64 1; do
   for _ in $(seq 600); do grep -q "serving" /tmp/attend-serve-load.log && break; sleep 0.1; done
   grep -q "serving" /tmp/attend-serve-load.log || { cat /tmp/attend-serve-load.log; kill $pid; exit 1; }
   # Warm-up: the first requests of each batch size allocate.
-  "$LOAD" --addr "127.0.0.1:$PORT" --clients "$CLIENTS" --seconds 3 > /dev/null
-  line=$("$LOAD" --addr "127.0.0.1:$PORT" --clients "$CLIENTS" --seconds "$SECONDS_EACH")
+  "$LOAD" --addr "127.0.0.1:$PORT" --clients "$CLIENTS" --seconds 3 $EXTRA > /dev/null
+  line=$("$LOAD" --addr "127.0.0.1:$PORT" --clients "$CLIENTS" --seconds "$SECONDS_EACH" $EXTRA)
   echo "--max-batch $batch: $line"
   eval "rate_$batch=$(echo "$line" | sed -E 's/.* ([0-9.]+) requests\/s.*/\1/')"
   kill -INT $pid; wait $pid || true

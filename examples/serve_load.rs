@@ -1,6 +1,7 @@
 //! A load generator for `attend serve`: N clients, each sending one request
-//! at a time (a new connection each) for T seconds, translating sentences in
-//! turn from a file; prints requests/s, latency percentiles and the errors.
+//! at a time over a kept-alive connection (or a new connection each, with
+//! `--new-connections`) for T seconds, translating sentences in turn from a
+//! file; prints requests/s, latency percentiles and the errors.
 //!
 //! ```sh
 //! cargo run --release --example serve_load -- --addr 127.0.0.1:8080 --clients 64 --seconds 20
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Barrier};
 use std::time::{Duration, Instant};
 
-use attend::serve::client::post_json;
+use attend::serve::client::{post_json, Connection};
 use clap::Parser;
 use serde_json::json;
 
@@ -32,6 +33,9 @@ struct Args {
     /// Texts per request.
     #[arg(long, default_value_t = 1)]
     texts: usize,
+    /// Open a new connection for every request instead of keeping one per client alive.
+    #[arg(long)]
+    new_connections: bool,
 }
 
 fn percentile(sorted: &[f64], p: f64) -> f64 {
@@ -51,18 +55,35 @@ fn main() -> anyhow::Result<()> {
     let deadline = Duration::from_secs(a.seconds);
     let handles: Vec<_> = (0..a.clients)
         .map(|c| {
-            let (addr, sentences, barrier, k) = (a.addr.clone(), sentences.clone(), barrier.clone(), a.texts);
+            let (addr, sentences, barrier, k, fresh) = (a.addr.clone(), sentences.clone(), barrier.clone(), a.texts, a.new_connections);
             std::thread::spawn(move || {
                 let mut lat = Vec::new();
                 let mut errors: Vec<String> = Vec::new();
+                let mut conn: Option<Connection> = None;
                 barrier.wait();
                 let start = Instant::now();
                 let mut i = c * 7919;
                 while start.elapsed() < deadline {
                     let batch: Vec<&String> = (0..k).map(|j| &sentences[(i + j) % sentences.len()]).collect();
+                    let body = json!({ "texts": batch });
                     i += k;
                     let t = Instant::now();
-                    match post_json(&addr, "/v1/translate", &json!({ "texts": batch }), &[]) {
+                    let result = if fresh {
+                        post_json(&addr, "/v1/translate", &body, &[])
+                    } else {
+                        let open = match conn.take() {
+                            Some(c) => Ok(c),
+                            None => Connection::open(&addr, Duration::from_secs(120)),
+                        };
+                        open.and_then(|mut c| {
+                            let r = c.post_json("/v1/translate", &body);
+                            if r.is_ok() {
+                                conn = Some(c); // kept for the next request; dropped (reopened) after an error
+                            }
+                            r
+                        })
+                    };
+                    match result {
                         Ok(r) if r.status == 200 => lat.push(t.elapsed().as_secs_f64()),
                         Ok(r) => errors.push(format!("{} {}", r.status, r.text())),
                         Err(e) => errors.push(e.to_string()),
@@ -84,8 +105,9 @@ fn main() -> anyhow::Result<()> {
     let secs = started.elapsed().as_secs_f64();
     lat.sort_by(f64::total_cmp);
     println!(
-        "{} clients, {:.1} s: {} requests ({} texts each), {:.1} requests/s, latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, errors {}",
+        "{} clients ({}), {:.1} s: {} requests ({} texts each), {:.1} requests/s, latency p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms, errors {}",
         a.clients,
+        if a.new_connections { "a connection per request" } else { "kept-alive connections" },
         secs,
         lat.len(),
         a.texts,

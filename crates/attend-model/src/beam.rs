@@ -13,6 +13,7 @@
 use burn::prelude::*;
 
 use crate::error::ModelError;
+use crate::fused::cpu::loss as cpu_loss;
 use crate::seq2seq::Seq2SeqModel;
 
 /// Settings of [`beam_search`].
@@ -76,10 +77,24 @@ pub fn beam_search(
         let (logits, next_state) = model.step(&tokens, state, &memory)?; // [rows, vocab]
         let vocab = logits.dims()[1];
         let mut logp: Vec<f32> = logits.try_into_vec_as::<f32>().map_err(|e| ModelError::Invalid(format!("{e:?}")))?;
-        crate::fused::cpu::loss::log_softmax_rows(&mut logp, vocab);
         let mut keep: Vec<Candidate> = Vec::with_capacity(live.len() * k);
         let mut still: Vec<(usize, usize)> = Vec::with_capacity(live.len()); // (sentence, its row block now)
-        for (l, &b) in live.iter().enumerate() {
+        if k == 1 {
+            // Greedy: each row's most likely token is its only candidate that matters
+            // (the general loop below picks the same; tests/beam.rs checks it against `greedy`).
+            for (l, ((t, lp), &b)) in cpu_loss::top1_log_softmax(&logp, vocab).into_iter().zip(&live).enumerate() {
+                let s = scores[l] + lp;
+                if t == eos {
+                    finished[b].push(Hypothesis { ids: prefixes[l].clone(), log_prob: s, score: norm(s, prefixes[l].len() + 1) });
+                } else {
+                    keep.push((l, t, s));
+                    still.push((b, l));
+                }
+            }
+        } else {
+            cpu_loss::log_softmax_rows(&mut logp, vocab);
+        }
+        for (l, &b) in live.iter().enumerate().filter(|_| k > 1) {
             // The 2k best extensions of this sentence's beams (k of them may end).
             let mut best: Vec<Candidate> = Vec::with_capacity(2 * k + 1);
             for r in l * k..(l + 1) * k {

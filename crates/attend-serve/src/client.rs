@@ -1,6 +1,7 @@
-//! A minimal blocking HTTP/1.1 client (one request per connection), for the
-//! integration tests and the load generator (`examples/serve_load.rs`); it
-//! speaks to `attend serve` and nothing more general is promised.
+//! A minimal blocking HTTP/1.1 client (one request per connection, or a
+//! kept-alive [`Connection`]), for the integration tests and the load
+//! generator (`examples/serve_load.rs`); it speaks to `attend serve` and
+//! nothing more general is promised.
 
 use std::io::{Read, Write};
 use std::net::TcpStream;
@@ -47,6 +48,70 @@ pub fn request(addr: &str, method: &str, path: &str, headers: &[(&str, &str)], b
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     parse(&raw).ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "not an HTTP response"))
+}
+
+/// A kept-alive HTTP/1.1 connection, for clients that send many requests
+/// (as HTTP libraries and browsers do): no connect, accept and close per request.
+pub struct Connection {
+    addr: String,
+    stream: std::io::BufReader<TcpStream>,
+}
+
+impl Connection {
+    pub fn open(addr: &str, timeout: Duration) -> std::io::Result<Self> {
+        let s = TcpStream::connect(addr)?;
+        s.set_read_timeout(Some(timeout))?;
+        s.set_write_timeout(Some(timeout))?;
+        s.set_nodelay(true)?;
+        Ok(Self { addr: addr.to_string(), stream: std::io::BufReader::new(s) })
+    }
+
+    /// `POST path` with a JSON body on this connection; reads the response
+    /// by its `Content-Length` (or its chunks).
+    pub fn post_json(&mut self, path: &str, body: &serde_json::Value) -> std::io::Result<Response> {
+        use std::io::BufRead;
+        let body = body.to_string();
+        let head = format!(
+            "POST {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+            self.addr,
+            body.len()
+        );
+        let s = self.stream.get_mut();
+        s.write_all(head.as_bytes())?;
+        s.write_all(body.as_bytes())?;
+        let bad = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
+        let mut raw = Vec::new();
+        loop {
+            let n = self.stream.read_until(b'\n', &mut raw)?;
+            if n == 0 {
+                return Err(bad("the server closed the connection"));
+            }
+            if raw.ends_with(b"\r\n\r\n") {
+                break;
+            }
+        }
+        let mut r = parse(&raw).ok_or_else(|| bad("not an HTTP response"))?;
+        if let Some(n) = r.header("content-length").and_then(|v| v.parse::<usize>().ok()) {
+            let mut b = vec![0; n];
+            self.stream.read_exact(&mut b)?;
+            r.body = b;
+        } else if r.header("transfer-encoding").is_some_and(|v| v.eq_ignore_ascii_case("chunked")) {
+            let mut body = Vec::new();
+            loop {
+                let mut line = String::new();
+                self.stream.read_line(&mut line)?;
+                let size = usize::from_str_radix(line.trim().split(';').next().unwrap_or(""), 16).map_err(|_| bad("bad chunk size"))?;
+                let mut chunk = vec![0; size + 2];
+                self.stream.read_exact(&mut chunk)?;
+                if size == 0 {
+                    break;
+                }
+                body.extend_from_slice(&chunk[..size]);
+            }
+            r.body = body;
+        }
+        Ok(r)
+    }
 }
 
 /// `POST path` with a JSON body.

@@ -200,12 +200,21 @@ pub fn start(runs: &[PathBuf], device: &Device, batching: &Batching) -> Result<V
     Ok(served)
 }
 
+/// Starts a model's worker on a thread pool of its own (as many threads as
+/// the global one): the model's parallel operations then run inside the pool
+/// they use, instead of handing each one over to it from outside and
+/// sleeping until it is done.
 fn spawn(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), ServeError> {
-    std::thread::Builder::new()
-        .name(format!("model {name}"))
-        .spawn(f)
-        .map(|_| ())
-        .map_err(|e| ServeError::Setting { flag: "--run", message: format!("cannot start a worker thread: {e}") })
+    let failed = |e: String| ServeError::Setting { flag: "--run", message: format!("cannot start a worker thread: {e}") };
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(rayon::current_num_threads())
+        .thread_name({
+            let name = name.to_string();
+            move |i| format!("model {name} {i}")
+        })
+        .build()
+        .map_err(|e| failed(e.to_string()))?;
+    std::thread::Builder::new().name(format!("model {name}")).spawn(move || pool.install(f)).map(|_| ()).map_err(|e| failed(e.to_string()))
 }
 
 /// Runs `f` on a batch, turning a panic into an error for the batch's

@@ -107,6 +107,34 @@ pub fn log_softmax_rows(x: &mut [f32], v: usize) {
     log_softmax_body_rows(x, v);
 }
 
+#[inline(always)]
+fn top1_body<const FMA: bool>(x: &[f32], v: usize, out: &mut [(u32, f32)]) {
+    for (row, o) in x.chunks_exact(v).zip(out.iter_mut()) {
+        // The first largest, as a stable sort would rank it.
+        let (mut best, mut max) = (0usize, f32::NEG_INFINITY);
+        for (j, &y) in row.iter().enumerate() {
+            if y > max {
+                max = y;
+                best = j;
+            }
+        }
+        let lp = if max == f32::NEG_INFINITY { f32::NEG_INFINITY } else { -sum_exp_shifted::<FMA>(row, max).ln() };
+        *o = (best as u32, lp);
+    }
+}
+multiversion!(fn top1_rows(x: &[f32], v: usize, out: &mut [(u32, f32)]) => top1_body);
+
+/// The most likely token of each row of logits `x` `[n, v]` and its
+/// log-probability, in two passes and without writing the log-softmax
+/// (greedy decoding needs nothing else).
+pub fn top1_log_softmax(x: &[f32], v: usize) -> Vec<(u32, f32)> {
+    let mut out = vec![(0u32, f32::NEG_INFINITY); x.len().checked_div(v).unwrap_or(0)];
+    if v > 0 {
+        top1_rows(x, v, &mut out);
+    }
+    out
+}
+
 /// Rows per parallel task.
 const ROWS: usize = 32;
 
@@ -159,6 +187,22 @@ pub fn backward(probs: &[f32], targets: &[i64], weight: &[f32], v: usize, smooth
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_top_token_and_its_log_probability_are_those_of_the_full_log_softmax() {
+        let v = 29;
+        let mut x: Vec<f32> = (0..4 * v).map(|i| ((i * 6151 % 97) as f32 - 40.0) / 9.0).collect();
+        x[2 * v + 5] = 100.0; // one clear winner
+        x[3 * v + 1] = x[3 * v..4 * v].iter().cloned().fold(f32::NEG_INFINITY, f32::max); // a tie: the first wins
+        let mut full = x.clone();
+        log_softmax_rows(&mut full, v);
+        for (r, &(t, lp)) in top1_log_softmax(&x, v).iter().enumerate() {
+            let row = &full[r * v..(r + 1) * v];
+            let first_max = (0..v).fold(0, |b, j| if row[j] > row[b] { j } else { b });
+            assert_eq!(t as usize, first_max, "row {r}");
+            assert!((lp - row[first_max]).abs() < 1e-5, "row {r}: {lp} vs {}", row[first_max]);
+        }
+    }
 
     #[test]
     fn host_log_softmax_is_the_exact_one_within_float_rounding() {
