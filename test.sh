@@ -25,4 +25,11 @@ if command -v dpkg >/dev/null 2>&1; then
   fi
 fi
 
+# Without a browser (no package manager, or the install failed) the browser test
+# is skipped, loudly, instead of failing the suite for want of a program.
+if ! command -v chromium >/dev/null 2>&1 && ! command -v chromium-browser >/dev/null 2>&1 && ! command -v google-chrome >/dev/null 2>&1; then
+  echo "warning: no Chromium on this machine: the web page's browser test is skipped (ATTEND_SKIP_BROWSER=1)" >&2
+  export ATTEND_SKIP_BROWSER=1
+fi
+
 exec cargo test --release --workspace --features "wgpu flex" "$@"
