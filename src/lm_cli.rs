@@ -5,8 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use attend::data::lm_text::{lm_detokenize, read_text, NEWLINE};
-use attend::data::TokenizerKind;
+use attend::data::lm_text::{read_text, Detokenizer};
 use attend::train::tasks::lm::data::{encode, text_loss};
 use attend::train::tasks::lm::generate::{generate, SamplingConfig};
 use attend::train::tasks::lm::load_lm;
@@ -51,17 +50,14 @@ pub fn cmd_generate(a: GenerateArgs) -> Result<ExitCode> {
     if prompt.is_empty() {
         bail!("--prompt: no tokens in {:?}", a.prompt);
     }
-    let banned = [attend::data::PAD, attend::data::BOS, attend::data::EOS].to_vec();
-    let sampling = SamplingConfig { temperature: a.temperature, top_k: a.top_k, top_p: a.top_p, seed: a.seed, banned };
+    let sampling = SamplingConfig::for_text(a.temperature, a.top_k, a.top_p, a.seed);
     let mut out = std::io::stdout().lock();
     write!(out, "{}", a.prompt)?;
-    let mut first_on_line = a.prompt.ends_with('\n') || kind == TokenizerKind::Char;
+    let mut text = Detokenizer::after(&a.prompt, kind);
     let started = std::time::Instant::now();
     let tokens = generate(&lm.model, &prompt, a.max_tokens, &sampling, !a.no_cache, &device, |t, _| {
-        let token = lm.vocab.token(t);
-        let _ = write!(out, "{}", lm_detokenize(token, kind, first_on_line));
+        let _ = write!(out, "{}", text.piece(lm.vocab.token(t)));
         let _ = out.flush();
-        first_on_line = token == NEWLINE;
     })?;
     let secs = started.elapsed().as_secs_f64();
     writeln!(out)?;

@@ -63,12 +63,8 @@ fn run_with_kills(first: &[&str], run_dir: &Path, seed: u64, max_kills: usize, s
             let start = Instant::now();
             while start.elapsed() < Duration::from_secs(60) && child.try_wait().unwrap().is_none() {
                 if half_written(run_dir).difference(&seen).next().is_some() {
-                    child.kill().unwrap(); // SIGKILL
-                    child.wait().unwrap();
+                    mid_write += usize::from(kill(&mut child, run_dir, &mut seen));
                     killed += 1;
-                    let now = half_written(run_dir);
-                    mid_write += usize::from(now.difference(&seen).next().is_some());
-                    seen = now;
                     break;
                 }
                 std::thread::sleep(Duration::from_millis(1));
@@ -85,13 +81,8 @@ fn run_with_kills(first: &[&str], run_dir: &Path, seed: u64, max_kills: usize, s
             }
             std::thread::sleep(Duration::from_millis(delays.next(20, hi)));
             if child.try_wait().unwrap().is_none() {
-                child.kill().unwrap(); // SIGKILL
-                child.wait().unwrap();
+                mid_write += usize::from(kill(&mut child, run_dir, &mut seen));
                 killed += 1;
-                // A kill inside a write leaves a temporary file that was not there after the last kill.
-                let now = half_written(run_dir);
-                mid_write += usize::from(now.difference(&seen).next().is_some());
-                seen = now;
                 fresh = fresh && !run_dir.join("config.toml").exists();
                 continue;
             }
@@ -102,6 +93,18 @@ fn run_with_kills(first: &[&str], run_dir: &Path, seed: u64, max_kills: usize, s
         assert!(half_written(run_dir).is_empty(), "a finished run leaves no half-written file");
         return (killed, mid_write);
     }
+}
+
+/// SIGKILLs `child`; true when it died inside a write, i.e. it left a
+/// temporary file that was not there after the previous kill (`seen`, which
+/// becomes the leftovers now).
+fn kill(child: &mut Child, run_dir: &Path, seen: &mut BTreeSet<(PathBuf, u64, i128)>) -> bool {
+    child.kill().unwrap(); // SIGKILL
+    child.wait().unwrap();
+    let now = half_written(run_dir);
+    let inside = now.difference(seen).next().is_some();
+    *seen = now;
+    inside
 }
 
 /// The temporary files and directories in the run (what a cut-short write

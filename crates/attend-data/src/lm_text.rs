@@ -41,6 +41,27 @@ pub fn lm_detokenize(token: &str, kind: TokenizerKind, first_on_line: bool) -> S
     }
 }
 
+/// Generated tokens joined into text one at a time, as they come (a word's
+/// spacing depends on whether it starts a line).
+pub struct Detokenizer {
+    kind: TokenizerKind,
+    first_on_line: bool,
+}
+
+impl Detokenizer {
+    /// For the tokens that continue `prompt`.
+    pub fn after(prompt: &str, kind: TokenizerKind) -> Self {
+        Self { kind, first_on_line: prompt.ends_with('\n') || kind == TokenizerKind::Char }
+    }
+
+    /// The text of the next token.
+    pub fn piece(&mut self, token: &str) -> String {
+        let piece = lm_detokenize(token, self.kind, self.first_on_line);
+        self.first_on_line = token == NEWLINE;
+        piece
+    }
+}
+
 /// Reads a UTF-8 text file whole, without a leading byte-order mark;
 /// invalid UTF-8 is an error naming the line.
 pub fn read_text(path: &Path) -> Result<String> {

@@ -81,7 +81,7 @@ pub fn beam_search(
         let mut still: Vec<(usize, usize)> = Vec::with_capacity(live.len()); // (sentence, its row block now)
         if k == 1 {
             // Greedy: each row's most likely token is its only candidate that matters
-            // (the general loop below picks the same; tests/beam.rs checks it against `greedy`).
+            // (the general loop picks the same; tests/beam.rs checks it against `greedy`).
             for (l, ((t, lp), &b)) in cpu_loss::top1_log_softmax(&logp, vocab).into_iter().zip(&live).enumerate() {
                 let s = scores[l] + lp;
                 if t == eos {
@@ -93,42 +93,42 @@ pub fn beam_search(
             }
         } else {
             cpu_loss::log_softmax_rows(&mut logp, vocab);
-        }
-        for (l, &b) in live.iter().enumerate().filter(|_| k > 1) {
-            // The 2k best extensions of this sentence's beams (k of them may end).
-            let mut best: Vec<Candidate> = Vec::with_capacity(2 * k + 1);
-            for r in l * k..(l + 1) * k {
-                if scores[r] == f32::NEG_INFINITY {
-                    continue;
-                }
-                for (t, &lp) in logp[r * vocab..(r + 1) * vocab].iter().enumerate() {
-                    let s = scores[r] + lp;
-                    if best.len() < 2 * k || s > best[best.len() - 1].2 {
-                        let at = best.partition_point(|c| c.2 >= s);
-                        best.insert(at, (r, t as u32, s));
-                        best.truncate(2 * k);
+            for (l, &b) in live.iter().enumerate() {
+                // The 2k best extensions of this sentence's beams (k of them may end).
+                let mut best: Vec<Candidate> = Vec::with_capacity(2 * k + 1);
+                for r in l * k..(l + 1) * k {
+                    if scores[r] == f32::NEG_INFINITY {
+                        continue;
+                    }
+                    for (t, &lp) in logp[r * vocab..(r + 1) * vocab].iter().enumerate() {
+                        let s = scores[r] + lp;
+                        if best.len() < 2 * k || s > best[best.len() - 1].2 {
+                            let at = best.partition_point(|c| c.2 >= s);
+                            best.insert(at, (r, t as u32, s));
+                            best.truncate(2 * k);
+                        }
                     }
                 }
-            }
-            let mut next = Vec::with_capacity(k);
-            for (rank, &(r, t, s)) in best.iter().enumerate() {
-                if t == eos {
-                    // Only an ending among the k best counts (as in fairseq).
-                    if rank < k {
-                        finished[b].push(Hypothesis { ids: prefixes[r].clone(), log_prob: s, score: norm(s, prefixes[r].len() + 1) });
+                let mut next = Vec::with_capacity(k);
+                for (rank, &(r, t, s)) in best.iter().enumerate() {
+                    if t == eos {
+                        // Only an ending among the k best counts (as in fairseq).
+                        if rank < k {
+                            finished[b].push(Hypothesis { ids: prefixes[r].clone(), log_prob: s, score: norm(s, prefixes[r].len() + 1) });
+                        }
+                    } else if next.len() < k {
+                        next.push((r, t, s));
                     }
-                } else if next.len() < k {
-                    next.push((r, t, s));
                 }
+                if finished[b].len() >= k || next.is_empty() {
+                    continue; // done: its rows leave the batch
+                }
+                while next.len() < k {
+                    next.push((l * k, eos, f32::NEG_INFINITY));
+                }
+                keep.extend(next);
+                still.push((b, l));
             }
-            if finished[b].len() >= k || next.is_empty() {
-                continue; // done: its rows leave the batch
-            }
-            while next.len() < k {
-                next.push((l * k, eos, f32::NEG_INFINITY));
-            }
-            keep.extend(next);
-            still.push((b, l));
         }
         if still.is_empty() {
             live.clear();

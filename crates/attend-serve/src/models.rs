@@ -10,8 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::time::Instant;
 
-use attend_data::lm_text::{lm_detokenize, NEWLINE};
-use attend_data::{TokenizerKind, BOS, EOS, PAD};
+use attend_data::lm_text::Detokenizer;
 use attend_model::{AttentionPick, BeamOptions};
 use attend_train::tasks::classify::ensemble::Ensemble;
 use attend_train::tasks::lm::data::encode;
@@ -248,15 +247,15 @@ fn translate_worker(run: &Path, device: &Device, rx: Receiver<TranslateJob>, b: 
         Ok(m) => m,
         Err(e) => return drop(ready.send(Err(e.to_string()))),
     };
-    let view = model.view().model.clone();
+    let arch = model.view().model.arch;
     let info = json!({
         "task": model.config.task().to_string(),
-        "arch": view.arch.name(),
+        "arch": arch.name(),
         "parameters": model.model.num_params(),
         "source_vocab": model.src_vocab.len(),
         "target_vocab": model.tgt_vocab.len(),
         "max_tokens": model.model.max_len(),
-        "attention": true,
+        "attention": arch.has_attention(),
     });
     let _ = ready.send(Ok(info));
     let mut pending = None;
@@ -265,9 +264,8 @@ fn translate_worker(run: &Path, device: &Device, rx: Receiver<TranslateJob>, b: 
         let mut jobs: Vec<TranslateJob> = jobs.into_iter().filter(|j| !j.reply.is_closed()).collect();
         // One forward pass per decoding setting, in arrival order.
         while let Some(first) = jobs.first() {
-            let key = (first.req.beam, first.req.length_penalty.to_bits(), first.req.attention);
-            let (group, rest): (Vec<_>, Vec<_>) =
-                jobs.into_iter().partition(|j| (j.req.beam, j.req.length_penalty.to_bits(), j.req.attention) == key);
+            let key = decoding(&first.req);
+            let (group, rest): (Vec<_>, Vec<_>) = jobs.into_iter().partition(|j| decoding(&j.req) == key);
             jobs = rest;
             let texts: Vec<String> = group.iter().flat_map(|j| j.req.texts.iter().cloned()).collect();
             let sizes: Vec<usize> = group.iter().map(|j| j.req.texts.len()).collect();
@@ -275,6 +273,13 @@ fn translate_worker(run: &Path, device: &Device, rx: Receiver<TranslateJob>, b: 
             deliver(group.into_iter().map(|j| j.reply).collect(), result, &sizes);
         }
     }
+}
+
+/// How a request decodes: beam size, length penalty (bits; only a beam uses
+/// it) and attention. Requests that agree share a forward pass.
+fn decoding(r: &TranslateRequest) -> (usize, u32, bool) {
+    let penalty = if r.beam > 1 { r.length_penalty } else { 1.0 };
+    (r.beam, penalty.to_bits(), r.attention)
 }
 
 /// Translates `texts` in one batch: `{"text", "attention"?, "warning"?}` each.
@@ -373,8 +378,7 @@ fn generate_worker(run: &Path, device: &Device, rx: Receiver<GenerateJob>, ready
             let _ = job.accepted.send(Err(ApiError::bad("prompt: no tokens of the model's vocabulary in it")));
             continue;
         }
-        let sampling =
-            SamplingConfig { temperature: r.temperature, top_k: r.top_k, top_p: r.top_p, seed: r.seed, banned: vec![PAD, BOS, EOS] };
+        let sampling = SamplingConfig::for_text(r.temperature, r.top_k, r.top_p, r.seed);
         if let Err(e) = sampling.validate() {
             let _ = job.accepted.send(Err(ApiError::bad(e.to_string())));
             continue;
@@ -382,16 +386,13 @@ fn generate_worker(run: &Path, device: &Device, rx: Receiver<GenerateJob>, ready
         if job.accepted.send(Ok(())).is_err() {
             continue;
         }
-        let mut first_on_line = r.prompt.ends_with('\n') || kind == TokenizerKind::Char;
+        let mut text = Detokenizer::after(&r.prompt, kind);
         let started = Instant::now();
         let events = &job.events;
         let result = guarded(|| {
             generate_while(&lm.model, &prompt, r.max_tokens, &sampling, true, device, |t, _| {
-                let token = lm.vocab.token(t);
-                let piece = lm_detokenize(token, kind, first_on_line);
-                first_on_line = token == NEWLINE;
                 // A client that went away stops the generation.
-                events.blocking_send(GenEvent::Token(piece)).is_ok()
+                events.blocking_send(GenEvent::Token(text.piece(lm.vocab.token(t)))).is_ok()
             })
             .map_err(|e| ApiError::internal(e.to_string()))
         });

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 
 use burn::module::Module;
 use burn::prelude::*;
-use burn_store::{ModuleSnapshot, SafetensorsStore};
+use burn_store::{ApplyResult, ModuleSnapshot, SafetensorsStore};
 
 use super::runs::{own_files, with_model, write_run, WithModel};
 use crate::error::{Result, TrainError};
@@ -86,6 +86,33 @@ pub fn export_run(run: &Path, out: &Path, device: &Device) -> Result<Exported> {
     Ok(Exported { out: out.to_path_buf(), tensors, parameters })
 }
 
+/// `path`'s weights do not fit the model the config describes (`detail`, at most 600 characters).
+fn misfit(path: &Path, detail: String) -> TrainError {
+    let detail = if detail.chars().count() > 600 { format!("{}…", detail.chars().take(600).collect::<String>()) } else { detail };
+    store_err(path, format!("does not fit the model its config.toml describes: {detail}"))
+}
+
+/// An error naming what did not fit when `path`'s tensors were loaded into a
+/// model: the model's tensors it lacked, its tensors the model lacks, shapes.
+pub(crate) fn check_fit(path: &Path, result: &ApplyResult) -> Result<()> {
+    let mut problems: Vec<String> = Vec::new();
+    if !result.missing.is_empty() {
+        let names: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
+        problems.push(format!("missing tensors: {}", names.join(", ")));
+    }
+    if !result.unused.is_empty() {
+        problems.push(format!("tensors this model does not have: {}", result.unused.join(", ")));
+    }
+    if !result.errors.is_empty() {
+        problems.push(result.errors.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join("; "));
+    }
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        Err(misfit(path, problems.join("; ")))
+    }
+}
+
 /// Reads `path` (safetensors) into the run's freshly built model: every
 /// tensor of the model must be there with its shape, and nothing else.
 struct FromSafetensors<'a> {
@@ -98,26 +125,8 @@ impl WithModel for FromSafetensors<'_> {
         let bytes = std::fs::read(self.path).map_err(|e| TrainError::io(self.path, e))?;
         let mut model = init()?;
         let mut store = SafetensorsStore::from_bytes(Some(bytes)).skip_enum_variants(true).allow_partial(true);
-        let misfit = |text: String| {
-            let text = if text.chars().count() > 600 { format!("{}…", text.chars().take(600).collect::<String>()) } else { text };
-            store_err(self.path, format!("does not fit the model its config.toml describes: {text}"))
-        };
-        let result = model.load_from(&mut store).map_err(|e| misfit(e.to_string()))?;
-        let mut problems: Vec<String> = Vec::new();
-        if !result.missing.is_empty() {
-            let names: Vec<&str> = result.missing.iter().map(|(p, _)| p.as_str()).collect();
-            problems.push(format!("missing tensors: {}", names.join(", ")));
-        }
-        if !result.unused.is_empty() {
-            problems.push(format!("tensors this model does not have: {}", result.unused.join(", ")));
-        }
-        if !result.errors.is_empty() {
-            let errs: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
-            problems.push(errs.join("; "));
-        }
-        if !problems.is_empty() {
-            return Err(misfit(problems.join("; ")));
-        }
+        let result = model.load_from(&mut store).map_err(|e| misfit(self.path, e.to_string()))?;
+        check_fit(self.path, &result)?;
         checkpoint::model_bytes(&model)
     }
 }

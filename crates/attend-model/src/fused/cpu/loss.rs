@@ -94,7 +94,7 @@ fn log_softmax_body<const FMA: bool>(x: &mut [f32], v: usize) {
         }
     }
 }
-multiversion!(fn log_softmax_body_rows(x: &mut [f32], v: usize) => log_softmax_body);
+multiversion!(fn log_softmax_each_row(x: &mut [f32], v: usize) => log_softmax_body);
 
 /// Log-softmax of each row of `x` `[n, v]`, in place: one pass for the
 /// maximum, one for Σ eˣ⁻ᵐᵃˣ, one to subtract the log of the sum (for beam
@@ -104,7 +104,7 @@ pub fn log_softmax_rows(x: &mut [f32], v: usize) {
     if v == 0 {
         return;
     }
-    log_softmax_body_rows(x, v);
+    log_softmax_each_row(x, v);
 }
 
 #[inline(always)]

@@ -37,6 +37,11 @@ impl Default for SamplingConfig {
 }
 
 impl SamplingConfig {
+    /// Sampling for text: `<pad>`, `<bos>` and `<eos>`, which no text contains, are never produced.
+    pub fn for_text(temperature: f32, top_k: usize, top_p: f32, seed: u64) -> Self {
+        Self { temperature, top_k, top_p, seed, banned: vec![attend_data::PAD, attend_data::BOS, attend_data::EOS] }
+    }
+
     /// Checks the values.
     pub fn validate(&self) -> Result<()> {
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {

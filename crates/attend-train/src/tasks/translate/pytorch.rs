@@ -23,7 +23,7 @@ use super::model_config;
 use super::settings::Seq2SeqArch;
 use crate::config::NormPlacement;
 use crate::error::{Result, TrainError};
-use crate::tasks::interop::{SAFETENSORS, TENSORS};
+use crate::tasks::interop::{check_fit, SAFETENSORS, TENSORS};
 use crate::tasks::runs::{own_files, write_run};
 use crate::trainer::checkpoint::{self, TrainState};
 use crate::trainer::run_dir;
@@ -202,22 +202,7 @@ pub fn import_pytorch(pt: &Path, from: &Path, out: &Path, device: &Device) -> Re
     }
     let (src, tgt) = (Vocab::load(&from.join(SRC_VOCAB))?, Vocab::load(&from.join(TGT_VOCAB))?);
     let mut model = model_config(m, src.len(), tgt.len())?.init(device)?;
-    let result = model.apply(tensors, None, None, true);
-    let mut problems = Vec::new();
-    if !result.missing.is_empty() {
-        problems.push(format!("missing: {}", result.missing.iter().map(|(p, _)| p.as_str()).collect::<Vec<_>>().join(", ")));
-    }
-    if !result.unused.is_empty() {
-        problems.push(format!("not in the model {} describes: {}", run_dir::CONFIG, result.unused.join(", ")));
-    }
-    if !result.errors.is_empty() {
-        problems.push(result.errors.iter().map(|e| format!("{e:?}")).collect::<Vec<_>>().join("; "));
-    }
-    if !problems.is_empty() {
-        let text = problems.join("; ");
-        let text = if text.chars().count() > 600 { format!("{}…", text.chars().take(600).collect::<String>()) } else { text };
-        return Err(refuse(format!("does not fit the model of {}: {text}", from.join(run_dir::CONFIG).display())));
-    }
+    check_fit(pt, &model.apply(tensors, None, None, true))?;
     let files = own_files(from, &[SAFETENSORS, TENSORS])?;
     write_run(out, &cfg, &files, checkpoint::model_bytes(&model)?, &TrainState::default())?;
     Ok(out.to_path_buf())

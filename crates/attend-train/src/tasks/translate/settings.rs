@@ -53,6 +53,13 @@ impl Seq2SeqArch {
     }
 }
 
+impl Seq2SeqArch {
+    /// Whether its decoder attends to the source (all but the plain recurrent encoder–decoders).
+    pub fn has_attention(self) -> bool {
+        !matches!(self, Self::Rnn | Self::Lstm | Self::Gru)
+    }
+}
+
 impl std::fmt::Display for Seq2SeqArch {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
