@@ -20,6 +20,7 @@ mod lm_cli;
 mod serve_cli;
 mod train_cli;
 mod translate_cli;
+mod tokenizer_cli;
 mod word2vec_cli;
 
 #[derive(Parser)]
@@ -51,6 +52,8 @@ enum Command {
     Neighbors(word2vec_cli::NeighborsArgs),
     /// Write the token stream word2vec trains on, one sentence per line (to compare with other tools).
     Prepare(word2vec_cli::PrepareArgs),
+    /// Subword tokenizers: train a BPE or unigram tokenizer.json, or show how one splits text.
+    Tokenizer(tokenizer_cli::TokenizerArgs),
     /// Average the newest checkpoints of a run into a new run (its best/ is the average).
     Average(AverageArgs),
     /// Train RNN, LSTM, GRU, LSTM+attention and Transformer translators on the same data
@@ -224,6 +227,7 @@ fn main() -> ExitCode {
         Command::Analogy(a) => word2vec_cli::cmd_analogy(a),
         Command::Neighbors(a) => word2vec_cli::cmd_neighbors(a),
         Command::Prepare(a) => word2vec_cli::cmd_prepare(a),
+        Command::Tokenizer(a) => tokenizer_cli::cmd_tokenizer(a),
         Command::Average(a) => cmd_average(a),
         Command::Compare(a) => compare_cli::cmd_compare(a),
         Command::Bench(a) => bench_cli::cmd_bench(a),

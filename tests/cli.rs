@@ -5,7 +5,7 @@ mod common;
 
 use common::{metrics, run, tmp_dir, train_small};
 
-const VALID: &str = "data/tatoeba-eng-fra/valid.tsv";
+const VALID: &str = "data/tatoeba-eng-fra/subset/valid.tsv";
 
 #[test]
 fn default_run_translate_and_eval() {
@@ -14,7 +14,7 @@ fn default_run_translate_and_eval() {
     let (code, out, err) = train_small(&run_dir, &["--set", "train.max_steps=6"]);
     assert_eq!(code, 0, "stdout:\n{out}\nstderr:\n{err}");
     assert!(out.contains("BLEU"), "{out}");
-    for f in ["config.toml", "vocab.src.json", "vocab.tgt.json", "metrics.csv", "best/model.bpk"] {
+    for f in ["config.toml", "tokenizer.json", "vocab.src.json", "vocab.tgt.json", "metrics.csv", "best/model.bpk"] {
         assert!(run_dir.join(f).exists(), "missing {f}");
     }
     assert!(run_dir.join("checkpoints/step-00000006/optim.bpk").exists());

@@ -48,15 +48,21 @@ fn train_query_evaluate_and_initialise_a_model() {
     assert!(out.contains("on 5/6 pairs (1 skipped for unknown words)"), "{out}");
 
     // A translation model starts from the vectors (the small test model is 32 wide).
-    let (code, out, err) = train_small(&dir.join("run"), &["--init-embeddings", v, "--set", "train.max_steps=2"]);
+    let (code, out, err) = train_small(&dir.join("run"), &["--init-embeddings", v, "--set", "data.tokenizer=word", "--set", "train.max_steps=2"]);
     assert_eq!(code, 0, "{err}");
     let line = out.lines().find(|l| l.starts_with("source embedding:")).expect("an init report");
     let found: usize = line.split_whitespace().nth(2).unwrap().parse().unwrap();
     assert!(found > 1000, "{line}");
-    let (code, _, err) = run(&["train", "--quiet", "--init-embeddings", v, "--out", dir.join("run2").to_str().unwrap()]);
+    let run2 = dir.join("run2");
+    let (code, _, err) = run(&["train", "--quiet", "--init-embeddings", v, "--set", "data.tokenizer=word", "--out", run2.to_str().unwrap()]);
     assert_ne!(code, 0);
     assert!(err.contains("dimension 32") && err.contains("128"), "{err}");
-    assert!(!dir.join("run2").exists(), "a failed start leaves no run behind");
+    assert!(!run2.exists(), "a failed start leaves no run behind");
+    // Word vectors are for word tokens: the default subword tokenizer is refused by name.
+    let (code, _, err) = run(&["train", "--quiet", "--init-embeddings", v, "--out", run2.to_str().unwrap()]);
+    assert_ne!(code, 0);
+    assert!(err.contains("model.init_embeddings") && err.contains("data.tokenizer"), "{err}");
+    assert!(!run2.exists());
 }
 
 #[test]

@@ -1,6 +1,8 @@
 //! Corpus readers: parallel text as two aligned files or one TSV file.
 //!
-//! Every error names the file and, where it applies, the 1-based line.
+//! Every error names the file and, where it applies, the 1-based line. A file
+//! whose name ends in `.gz` is read through gzip (the bundled full Tatoeba
+//! corpus is stored so).
 
 use std::path::{Path, PathBuf};
 
@@ -21,11 +23,24 @@ pub fn strip_bom(text: &str) -> &str {
     text.strip_prefix(BOM).unwrap_or(text)
 }
 
-/// Reads a UTF-8 text file into lines (without `\n` / `\r\n`, and without
+/// The bytes of `path`, decompressed when its name ends in `.gz`.
+pub fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    let io = |source| DataError::Io { path: path.into(), source };
+    let raw = std::fs::read(path).map_err(io)?;
+    if path.extension().is_some_and(|e| e == "gz") {
+        use std::io::Read;
+        let mut out = Vec::with_capacity(raw.len() * 4);
+        flate2::read::MultiGzDecoder::new(raw.as_slice()).read_to_end(&mut out).map_err(io)?;
+        return Ok(out);
+    }
+    Ok(raw)
+}
+
+/// Reads a UTF-8 text file (or a gzip of one) into lines (without `\n` / `\r\n`, and without
 /// a leading byte-order mark), checking encoding line by line. An empty file
 /// (or only blank lines) is an error.
 pub fn read_lines(path: &Path) -> Result<Vec<String>> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    let bytes = read_bytes(path)?;
     let mut lines = Vec::new();
     let bytes = bytes.strip_prefix(BOM.as_bytes()).unwrap_or(&bytes);
     let body = bytes.strip_suffix(b"\n").unwrap_or(bytes);
@@ -110,5 +125,18 @@ mod tests {
         assert!(e.contains("c.en:2") && e.contains("UTF-8"), "{e}");
         let d = tmp("d.en", b"\n\n");
         assert!(read_lines(&d).unwrap_err().to_string().contains("empty"));
+    }
+
+    #[test]
+    fn gzip_files_are_read_through() {
+        use std::io::Write;
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        gz.write_all("Hi.\tSalut.\nRun!\tCours !\n".as_bytes()).unwrap();
+        let p = tmp("pairs.tsv.gz", &gz.finish().unwrap());
+        let pairs = read_tsv(&p).unwrap();
+        assert_eq!(pairs[1], Pair { src: "Run!".into(), tgt: "Cours !".into() });
+        // A file named .gz that is not gzip is an I/O error naming it.
+        let bad = tmp("bad.tsv.gz", b"plain text");
+        assert!(read_tsv(&bad).unwrap_err().to_string().contains("bad.tsv.gz"));
     }
 }

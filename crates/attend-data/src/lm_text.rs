@@ -12,12 +12,14 @@ use crate::tokenizer::{Tokenizer, TokenizerKind, WordTokenizer};
 /// The newline token of word-level models.
 pub const NEWLINE: &str = "\n";
 
-/// Tokens of `text` for a language model.
+/// Tokens of `text` for a language model (characters or words; subword
+/// kinds are read as words here: their models tokenise with their own
+/// tokenizer).
 pub fn lm_tokens(text: &str, kind: TokenizerKind, lowercase: bool) -> Vec<String> {
     let text = if lowercase { text.to_lowercase() } else { text.to_string() };
     match kind {
         TokenizerKind::Char => text.chars().map(String::from).collect(),
-        TokenizerKind::Word => {
+        TokenizerKind::Word | TokenizerKind::Bpe | TokenizerKind::Unigram => {
             let words = WordTokenizer { lowercase: false };
             let mut out = Vec::new();
             for line in text.split_inclusive('\n') {
@@ -35,9 +37,9 @@ pub fn lm_tokens(text: &str, kind: TokenizerKind, lowercase: bool) -> Vec<String
 pub fn lm_detokenize(token: &str, kind: TokenizerKind, first_on_line: bool) -> String {
     match kind {
         TokenizerKind::Char => token.to_string(),
-        TokenizerKind::Word if token == NEWLINE => "\n".into(),
-        TokenizerKind::Word if first_on_line || matches!(token, "." | "," | "!" | "?" | ";" | ":" | "'s") => token.into(),
-        TokenizerKind::Word => format!(" {token}"),
+        _ if token == NEWLINE => "\n".into(),
+        _ if first_on_line || matches!(token, "." | "," | "!" | "?" | ";" | ":" | "'s") => token.into(),
+        _ => format!(" {token}"),
     }
 }
 
@@ -62,10 +64,10 @@ impl Detokenizer {
     }
 }
 
-/// Reads a UTF-8 text file whole, without a leading byte-order mark;
+/// Reads a UTF-8 text file (or a gzip of one) whole, without a leading byte-order mark;
 /// invalid UTF-8 is an error naming the line.
 pub fn read_text(path: &Path) -> Result<String> {
-    let bytes = std::fs::read(path).map_err(|source| DataError::Io { path: path.into(), source })?;
+    let bytes = crate::corpus::read_bytes(path)?;
     match String::from_utf8(bytes) {
         Ok(text) if text.trim().is_empty() => Err(DataError::Empty { path: path.into() }),
         Ok(text) if text.starts_with(crate::corpus::BOM) => Ok(crate::corpus::strip_bom(&text).to_string()),

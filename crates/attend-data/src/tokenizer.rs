@@ -1,12 +1,18 @@
-//! Tokenizers turn text into the units a model reads: characters or words.
+//! Tokenizers turn text into the units a model reads: characters, words or
+//! subwords.
 //!
-//! Both implement [`Tokenizer`], so later ones (BPE) slot in without touching
-//! callers. The word tokenizer normalises first (Unicode NFKC, optional
+//! All implement [`Tokenizer`]; the subword ones (BPE, unigram) are trained or
+//! loaded ([`crate::subword`]), the others are built from their settings
+//! ([`TokenizerSpec::build`]). The word tokenizer normalises first (Unicode NFKC, optional
 //! lowercasing, whitespace folded) and splits punctuation off words, keeping
 //! apostrophes inside them (`j'ai`, `don't`) as sacreBLEU's 13a tokenizer does.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use unicode_normalization::UnicodeNormalization;
+
+use crate::subword::SubwordModel;
 
 /// Splits text into tokens and joins tokens back into text.
 pub trait Tokenizer {
@@ -25,6 +31,39 @@ pub enum TokenizerKind {
     /// Normalised words with punctuation split off.
     #[default]
     Word,
+    /// Byte-level byte-pair encoding (trained, or read from a tokenizer.json).
+    Bpe,
+    /// Byte-level unigram language model (trained, or read from a tokenizer.json).
+    Unigram,
+}
+
+impl TokenizerKind {
+    /// The subword model this kind trains, if it is a subword kind.
+    pub fn subword(self) -> Option<SubwordModel> {
+        match self {
+            Self::Bpe => Some(SubwordModel::Bpe),
+            Self::Unigram => Some(SubwordModel::Unigram),
+            Self::Char | Self::Word => None,
+        }
+    }
+}
+
+/// A tokenizer shared between threads (a run's, a server's).
+pub type SharedTokenizer = Arc<dyn Tokenizer + Send + Sync>;
+
+/// A translation's tokenizers: the source side's and the target side's (one
+/// and the same when the vocabulary is joint).
+#[derive(Clone)]
+pub struct PairTokenizer {
+    pub src: SharedTokenizer,
+    pub tgt: SharedTokenizer,
+}
+
+impl PairTokenizer {
+    /// The same tokenizer on both sides.
+    pub fn joint(t: SharedTokenizer) -> Self {
+        Self { src: t.clone(), tgt: t }
+    }
 }
 
 /// The settings that build a tokenizer.
@@ -35,11 +74,14 @@ pub struct TokenizerSpec {
 }
 
 impl TokenizerSpec {
-    /// Builds the tokenizer these settings describe.
-    pub fn build(&self) -> Box<dyn Tokenizer + Send + Sync> {
+    /// Builds the character or word tokenizer these settings describe; `None`
+    /// for the subword kinds, which are trained or loaded instead
+    /// ([`crate::Subword`]).
+    pub fn build(&self) -> Option<SharedTokenizer> {
         match self.kind {
-            TokenizerKind::Char => Box::new(CharTokenizer { lowercase: self.lowercase }),
-            TokenizerKind::Word => Box::new(WordTokenizer { lowercase: self.lowercase }),
+            TokenizerKind::Char => Some(Arc::new(CharTokenizer { lowercase: self.lowercase })),
+            TokenizerKind::Word => Some(Arc::new(WordTokenizer { lowercase: self.lowercase })),
+            TokenizerKind::Bpe | TokenizerKind::Unigram => None,
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod runs;
 pub mod classify;
 pub mod lm;
 pub mod spell;
+pub mod subwords;
 pub mod translate;
 pub mod word2vec;
 

@@ -5,13 +5,14 @@
 
 use std::path::Path;
 
-use attend_data::{read_labeled, Example, Labeled, TokenizerSpec, Vocab};
+use attend_data::{read_labeled, Example, Labeled, Tokenizer, Vocab};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 
 use super::settings::{ClassifyConfig, LabeledData};
 use crate::error::{Result, TrainError};
 use crate::tasks::lm::data::VOCAB;
+use crate::tasks::subwords::{self, RunTokenizer, TokenizerChoice, TOKENIZER_FILE};
 
 /// The labels file of a classification run.
 pub const LABELS: &str = "labels.json";
@@ -23,6 +24,7 @@ pub const HELD_OUT: &str = "valid.tsv";
 
 /// A run's vocabulary, labels and encoded data.
 pub struct ClassData {
+    pub tokenizer: RunTokenizer,
     pub vocab: Vocab,
     pub labels: Vec<String>,
     pub train: Vec<Example>,
@@ -37,6 +39,7 @@ impl ClassData {
     pub fn run_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
         let labels = serde_json::to_vec(&self.labels).map_err(|e| TrainError::Invalid(e.to_string()))?;
         let mut files = vec![(VOCAB.to_string(), self.vocab.to_json()?), (LABELS.to_string(), labels)];
+        files.extend(self.tokenizer.run_file(TOKENIZER_FILE)?);
         if !self.held_out.is_empty() {
             let mut out = String::from("label\ttext\n");
             for t in &self.held_out {
@@ -55,8 +58,9 @@ pub fn read_labels(run: &Path) -> Result<Vec<String>> {
     serde_json::from_str(&text).map_err(|e| TrainError::Checkpoint { path, reason: e.to_string() })
 }
 
-fn spec(data: &LabeledData) -> TokenizerSpec {
-    TokenizerSpec { kind: data.tokenizer, lowercase: data.lowercase }
+/// How a classifier tokenizes, from its config.
+pub fn tokenizer_choice(data: &LabeledData) -> TokenizerChoice<'_> {
+    TokenizerChoice { kind: data.tokenizer, lowercase: data.lowercase, vocab_size: data.vocab_size, file: data.tokenizer_file.as_deref() }
 }
 
 /// `words` followed, for `n` > 1, by every run of 2..=n adjacent words joined
@@ -73,8 +77,8 @@ pub fn with_ngrams(words: Vec<String>, n: usize) -> Vec<String> {
 }
 
 /// Token ids of a text: its first `model.max_len` tokens (and their n-grams).
-pub fn encode_text(cfg: &ClassifyConfig, vocab: &Vocab, text: &str) -> Vec<u32> {
-    let mut words = spec(&cfg.data).build().tokenize(text);
+pub fn encode_text(cfg: &ClassifyConfig, tokenizer: &dyn Tokenizer, vocab: &Vocab, text: &str) -> Vec<u32> {
+    let mut words = tokenizer.tokenize(text);
     words.truncate(cfg.model.max_len);
     let mut ids = vocab.encode(&with_ngrams(words, cfg.data.ngrams), false, false);
     if ids.is_empty() {
@@ -83,13 +87,13 @@ pub fn encode_text(cfg: &ClassifyConfig, vocab: &Vocab, text: &str) -> Vec<u32> 
     ids
 }
 
-fn examples(cfg: &ClassifyConfig, vocab: &Vocab, labels: &[String], data: &[Labeled], what: &str) -> Result<Vec<Example>> {
+fn examples(cfg: &ClassifyConfig, tokenizer: &dyn Tokenizer, vocab: &Vocab, labels: &[String], data: &[Labeled], what: &str) -> Result<Vec<Example>> {
     data.iter()
         .map(|d| {
             let k = labels.iter().position(|l| *l == d.label).ok_or_else(|| {
                 TrainError::Invalid(format!("{what}: label `{}` does not occur in the training data ({})", d.label, labels.join(", ")))
             })?;
-            Ok(Example { src: encode_text(cfg, vocab, &d.text), tgt: vec![k as u32] })
+            Ok(Example { src: encode_text(cfg, tokenizer, vocab, &d.text), tgt: vec![k as u32] })
         })
         .collect()
 }
@@ -142,13 +146,21 @@ pub fn prepare(cfg: &ClassifyConfig, run: Option<&Path>) -> Result<ClassData> {
             }
         }
     };
+    let choice = tokenizer_choice(d);
+    let tokenizer = match run {
+        Some(run) => subwords::saved(choice, run, TOKENIZER_FILE)?,
+        None => subwords::fresh(choice, || train.iter().map(|t| t.text.clone()).collect())?,
+    };
+    let tok = tokenizer.tokenizer.as_ref();
     let (vocab, labels) = match run {
         Some(run) => (Vocab::load(&run.join(VOCAB))?, read_labels(run)?),
         None => {
-            let tok = spec(d).build();
             let seqs: Vec<Vec<String>> = train.iter().map(|t| with_ngrams(tok.tokenize(&t.text), d.ngrams)).collect();
-            let max = (d.max_vocab > 0).then_some(d.max_vocab);
-            let vocab = Vocab::build(seqs.iter().map(|s| s.as_slice()), d.min_freq, max);
+            let vocab = if choice.is_subword() {
+                tokenizer.complete(Vocab::build(seqs.iter().map(|s| s.as_slice()), 1, None))?
+            } else {
+                Vocab::build(seqs.iter().map(|s| s.as_slice()), d.min_freq, (d.max_vocab > 0).then_some(d.max_vocab))
+            };
             let mut labels: Vec<String> = train.iter().map(|t| t.label.clone()).collect();
             labels.sort();
             labels.dedup();
@@ -158,10 +170,10 @@ pub fn prepare(cfg: &ClassifyConfig, run: Option<&Path>) -> Result<ClassData> {
             (vocab, labels)
         }
     };
-    let train = examples(cfg, &vocab, &labels, &train, "training data")?;
-    let encoded = examples(cfg, &vocab, &labels, &valid, "validation data")?;
+    let train = examples(cfg, tok, &vocab, &labels, &train, "training data")?;
+    let encoded = examples(cfg, tok, &vocab, &labels, &valid, "validation data")?;
     let held_out = if d.valid.is_none() { valid } else { Vec::new() };
-    Ok(ClassData { vocab, labels, train, valid: encoded, held_out })
+    Ok(ClassData { tokenizer, vocab, labels, train, valid: encoded, held_out })
 }
 
 #[cfg(test)]

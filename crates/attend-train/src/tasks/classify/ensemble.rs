@@ -73,7 +73,7 @@ impl Ensemble {
         let k = self.labels().len();
         let mut mean = vec![vec![0f32; k]; texts.len()];
         for (m, order) in self.members.iter().zip(&self.order) {
-            let ids: Vec<Vec<u32>> = texts.iter().map(|t| encode_text(&m.cfg, &m.vocab, t)).collect();
+            let ids: Vec<Vec<u32>> = texts.iter().map(|t| encode_text(&m.cfg, m.tokenizer.as_ref(), &m.vocab, t)).collect();
             for (row, p) in mean.iter_mut().zip(probabilities(&m.model, &ids, device)?) {
                 for (j, &pos) in order.iter().enumerate() {
                     row[j] += p[pos] / self.members.len() as f32;

@@ -147,6 +147,7 @@ pub fn train(whole: &RunConfig, cfg: &ClassifyConfig, dir: &Path, resume: bool, 
 /// A trained classifier with its vocabulary and labels.
 pub struct LoadedClassifier {
     pub cfg: ClassifyConfig,
+    pub tokenizer: attend_data::SharedTokenizer,
     pub vocab: Vocab,
     pub labels: Vec<String>,
     pub model: Classifier,
@@ -158,9 +159,10 @@ pub fn load_classifier(run: &Path, device: &Device) -> Result<LoadedClassifier> 
         RunConfig::Classify(cfg) => cfg,
         other => return Err(other.wrong_kind(run, "classification")),
     };
+    let tokenizer = crate::tasks::subwords::saved(data::tokenizer_choice(&cfg.data), run, crate::tasks::subwords::TOKENIZER_FILE)?.tokenizer;
     let vocab = Vocab::load(&run.join(VOCAB))?;
     let labels = read_labels(run)?;
     let model = classifier_config(&cfg, vocab.len(), labels.len()).init(device)?;
     let model = checkpoint::load_model(model, &run_dir::weights_dir(run)?.join("model.bpk"))?;
-    Ok(LoadedClassifier { cfg, vocab, labels, model })
+    Ok(LoadedClassifier { cfg, tokenizer, vocab, labels, model })
 }

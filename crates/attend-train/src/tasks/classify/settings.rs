@@ -68,13 +68,19 @@ pub struct LabeledData {
     pub train: Vec<PathBuf>,
     /// Validation file (default: a held-out tenth of `train`, or one fold of it).
     pub valid: Option<PathBuf>,
-    /// `word` or `char`.
+    /// `word`, `char`, or subwords (`bpe`, `unigram`) trained on the training texts.
     pub tokenizer: TokenizerKind,
+    /// Subword vocabulary size (`bpe`, `unigram`), the 256 bytes included.
+    #[serde(default = "crate::tasks::subwords::default_vocab_size")]
+    pub vocab_size: usize,
+    /// A Hugging Face tokenizer.json to use instead of training one
+    /// (`tokenizer` and `vocab_size` are then not used).
+    pub tokenizer_file: Option<PathBuf>,
     /// Lowercase all text.
     pub lowercase: bool,
-    /// Keep tokens seen at least this often.
+    /// Keep tokens seen at least this often (word and char tokenizers).
     pub min_freq: usize,
-    /// Largest vocabulary (specials included); 0 = no limit.
+    /// Largest vocabulary (specials included); 0 = no limit (word and char tokenizers).
     pub max_vocab: usize,
     /// Texts per batch.
     pub batch_size: usize,
@@ -101,6 +107,8 @@ impl Default for LabeledData {
             train: vec!["data/rt-polarity/train.pos".into(), "data/rt-polarity/train.neg".into()],
             valid: None,
             tokenizer: TokenizerKind::Word,
+            vocab_size: crate::tasks::subwords::default_vocab_size(),
+            tokenizer_file: None,
             lowercase: true,
             min_freq: 1,
             max_vocab: 0,

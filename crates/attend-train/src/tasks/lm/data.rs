@@ -35,6 +35,12 @@ pub fn prepare(data: &LmData, context: usize, run: Option<&Path>) -> Result<LmTe
     if data.train.is_empty() {
         return Err(TrainError::Config("a language model needs training text: data.train (--data FILE...)".into()));
     }
+    if data.tokenizer.subword().is_some() {
+        return Err(TrainError::Config(format!(
+            "data.tokenizer = {:?}: language models read characters or words (\"char\", \"word\"); subwords are for translators and classifiers",
+            data.tokenizer
+        )));
+    }
     let mut train_text = String::new();
     for path in &data.train {
         train_text.push_str(&read_text(path)?);

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use attend_data::{Example, Padded, Seq2SeqBatch, Tokenizer, Vocab, BOS, EOS, PAD};
+use attend_data::{Example, Padded, PairTokenizer, Seq2SeqBatch, Vocab, BOS, EOS, PAD};
 use attend_model::{beam_search, greedy, AttentionPick, BeamOptions, Decoded, Seq2SeqModel};
 use attend_model::fused::cross_entropy_loss;
 use burn::prelude::*;
@@ -106,7 +106,7 @@ pub fn translate_ids(
 #[allow(clippy::too_many_arguments)]
 pub fn translate_text(
     model: &Seq2SeqModel,
-    tokenizer: &dyn Tokenizer,
+    tokenizer: &PairTokenizer,
     src_vocab: &Vocab,
     tgt_vocab: &Vocab,
     sentences: &[String],
@@ -118,7 +118,7 @@ pub fn translate_text(
     let sources: Vec<Vec<u32>> = sentences
         .iter()
         .map(|s| {
-            let mut ids = src_vocab.encode(&tokenizer.tokenize(s), false, true);
+            let mut ids = src_vocab.encode(&tokenizer.src.tokenize(s), false, true);
             if ids.len() > model.max_len() {
                 ids.truncate(model.max_len() - 1);
                 ids.push(EOS);
@@ -127,7 +127,7 @@ pub fn translate_text(
         })
         .collect();
     let decoded = translate_ids(model, &sources, 64, max_len, attention, beam, device)?;
-    let text = decoded.ids.iter().map(|ids| tokenizer.detokenize(&tgt_vocab.decode(ids))).collect();
+    let text = decoded.ids.iter().map(|ids| tokenizer.tgt.detokenize(&tgt_vocab.decode(ids))).collect();
     Ok((text, decoded))
 }
 
@@ -179,7 +179,7 @@ pub struct ValidSet<'a> {
 pub fn evaluate(
     model: &Seq2SeqModel,
     valid: &ValidSet,
-    tokenizer: &dyn Tokenizer,
+    tokenizer: &PairTokenizer,
     src_vocab: &Vocab,
     tgt_vocab: &Vocab,
     bleu_sentences: usize,

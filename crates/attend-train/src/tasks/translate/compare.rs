@@ -227,7 +227,7 @@ fn measure(cfg: &TranslateConfig, dir: &Path, n_buckets: usize, device: &Device)
     let refs: Vec<String> = data.valid_pairs.iter().map(|p| view.reference_text(&p.tgt)).collect();
     let (sources, references) = super::batch::group_references(&srcs, &refs);
     let (hyps, _) = run.translate(&sources, None)?;
-    let lengths: Vec<usize> = sources.iter().map(|s| run.tokenizer.tokenize(s).len()).collect();
+    let lengths: Vec<usize> = sources.iter().map(|s| run.tokenizer.src.tokenize(s).len()).collect();
     let ranges = length_buckets(&lengths, n_buckets);
     let mut bucket_bleu = Vec::new();
     let mut buckets = Vec::new();

@@ -1,14 +1,16 @@
 //! A translation run's data as encoded examples: reads the corpora (or
-//! generates the copy task's strings), tokenises, builds (or reloads) the
-//! vocabularies, and drops training pairs longer than the model accepts.
+//! generates the copy task's strings), trains (or reloads) the subword
+//! tokenizers, tokenises, builds (or reloads) the vocabularies, and drops
+//! training pairs longer than the model accepts.
 
 use std::path::{Path, PathBuf};
 
-use attend_data::{copy_pairs, read_aligned, read_tsv, BatchBy, Example, Pair, Tokenizer, TokenizerKind, TokenizerSpec, Vocab};
+use attend_data::{copy_pairs, read_aligned, read_tsv, BatchBy, Example, Pair, PairTokenizer, TokenizerKind, Vocab};
 
 use super::settings::{CopyConfig, CopyData, EvalSettings, PairData, Seq2SeqSettings, TranslateConfig};
 use crate::config::TrainSettings;
 use crate::error::{Result, TrainError};
+use crate::tasks::subwords::{self, RunTokenizer, TokenizerChoice, TGT_TOKENIZER_FILE, TOKENIZER_FILE};
 
 /// The source vocabulary file of a translation run.
 pub const SRC_VOCAB: &str = "vocab.src.json";
@@ -46,12 +48,56 @@ impl<'a> From<&'a CopyConfig> for Seq2SeqRun<'a> {
 }
 
 impl Seq2SeqRun<'_> {
-    /// The tokenizer: the configured one, or characters for the copy task.
-    pub fn tokenizer(&self) -> TokenizerSpec {
+    /// How each side tokenizes: `(source, target)`; characters for the copy task.
+    pub fn tokenizers(&self) -> (TokenizerChoice<'_>, TokenizerChoice<'_>) {
         match self.source {
-            PairSource::Files(d) => TokenizerSpec { kind: d.tokenizer, lowercase: d.lowercase },
-            PairSource::Copy(..) => TokenizerSpec { kind: TokenizerKind::Char, lowercase: false },
+            PairSource::Files(d) => {
+                let src = TokenizerChoice { kind: d.tokenizer, lowercase: d.lowercase, vocab_size: d.vocab_size, file: d.tokenizer_file.as_deref() };
+                let tgt = TokenizerChoice { file: d.tgt_tokenizer_file.as_deref().or(src.file), ..src };
+                (src, tgt)
+            }
+            PairSource::Copy(..) => {
+                let c = TokenizerChoice { kind: TokenizerKind::Char, lowercase: false, vocab_size: 0, file: None };
+                (c, c)
+            }
         }
+    }
+
+    /// Whether the two sides have tokenizers of their own (subwords only).
+    pub fn separate_tokenizers(&self) -> bool {
+        match self.source {
+            PairSource::Files(d) => {
+                let (src, _) = self.tokenizers();
+                src.is_subword() && (d.tgt_tokenizer_file.is_some() || (d.tokenizer_file.is_none() && !d.joint_tokenizer))
+            }
+            PairSource::Copy(..) => false,
+        }
+    }
+
+    /// The tokenizers of a run that exists (its directory holds their files).
+    pub fn saved_tokenizers(&self, run: &Path) -> Result<(RunTokenizer, RunTokenizer)> {
+        let (src, tgt) = self.tokenizers();
+        let s = subwords::saved(src, run, TOKENIZER_FILE)?;
+        let t = if self.separate_tokenizers() { subwords::saved(tgt, run, TGT_TOKENIZER_FILE)? } else { s.clone() };
+        Ok((s, t))
+    }
+
+    /// The tokenizers of a new run: trained on its training pairs (one for
+    /// both sides, or one per side), read from files, or built.
+    fn fresh_tokenizers(&self, train: &[Pair]) -> Result<(RunTokenizer, RunTokenizer)> {
+        let (src, tgt) = self.tokenizers();
+        if !self.separate_tokenizers() {
+            let joint = subwords::fresh(src, || train.iter().flat_map(|p| [p.src.clone(), p.tgt.clone()]).collect())?;
+            return Ok((joint.clone(), joint));
+        }
+        let s = subwords::fresh(src, || train.iter().map(|p| p.src.clone()).collect())?;
+        let t = subwords::fresh(tgt, || train.iter().map(|p| p.tgt.clone()).collect())?;
+        Ok((s, t))
+    }
+
+    /// Lowercased text (the run lowercases what it reads)?
+    fn lowercase(&self) -> bool {
+        self.tokenizers().0.lowercase
     }
 
     /// `(batch_by, batch_size, bucket)`.
@@ -66,7 +112,7 @@ impl Seq2SeqRun<'_> {
     /// lowercases its text (its outputs are lowercase, so cased references
     /// would only measure the casing).
     pub fn reference_text(&self, text: &str) -> String {
-        if self.tokenizer().lowercase {
+        if self.lowercase() {
             text.to_lowercase()
         } else {
             text.to_string()
@@ -76,7 +122,9 @@ impl Seq2SeqRun<'_> {
 
 /// Encoded data of a translation-like run.
 pub struct Prepared {
-    pub tokenizer: Box<dyn Tokenizer + Send + Sync>,
+    pub tokenizer: PairTokenizer,
+    /// The tokenizer files the run directory keeps (subwords only).
+    pub tokenizer_files: Vec<(String, Vec<u8>)>,
     pub src_vocab: Vocab,
     pub tgt_vocab: Vocab,
     pub train: Vec<Example>,
@@ -119,9 +167,17 @@ fn pairs(source: PairSource) -> Result<(Vec<Pair>, Vec<Pair>)> {
 /// are loaded from there (a resumed or finished run) instead of built.
 pub fn prepare(run: &Seq2SeqRun, vocab_dir: Option<&Path>) -> Result<Prepared> {
     let (train_pairs, valid_pairs) = pairs(run.source)?;
-    let tokenizer = run.tokenizer().build();
+    let (src_tok, tgt_tok) = match vocab_dir {
+        Some(dir) => run.saved_tokenizers(dir)?,
+        None => run.fresh_tokenizers(&train_pairs)?,
+    };
+    let mut tokenizer_files: Vec<_> = src_tok.run_file(TOKENIZER_FILE)?.into_iter().collect();
+    if run.separate_tokenizers() {
+        tokenizer_files.extend(tgt_tok.run_file(TGT_TOKENIZER_FILE)?);
+    }
+    let tokenizer = PairTokenizer { src: src_tok.tokenizer.clone(), tgt: tgt_tok.tokenizer.clone() };
     let tok = |pairs: &[Pair]| -> Vec<(Vec<String>, Vec<String>)> {
-        pairs.iter().map(|p| (tokenizer.tokenize(&p.src), tokenizer.tokenize(&p.tgt))).collect()
+        pairs.iter().map(|p| (tokenizer.src.tokenize(&p.src), tokenizer.tgt.tokenize(&p.tgt))).collect()
     };
     let train_tok = tok(&train_pairs);
     let valid_tok = tok(&valid_pairs);
@@ -129,15 +185,19 @@ pub fn prepare(run: &Seq2SeqRun, vocab_dir: Option<&Path>) -> Result<Prepared> {
         Some(dir) => (Vocab::load(&dir.join(SRC_VOCAB))?, Vocab::load(&dir.join(TGT_VOCAB))?),
         None => {
             let (min, max) = match run.source {
-                PairSource::Files(d) => (d.min_freq, (d.max_vocab > 0).then_some(d.max_vocab)),
-                PairSource::Copy(..) => (1, None),
+                PairSource::Files(d) if !run.tokenizers().0.is_subword() => (d.min_freq, (d.max_vocab > 0).then_some(d.max_vocab)),
+                _ => (1, None),
             };
             if run.model.share_embeddings {
                 let all = train_tok.iter().flat_map(|(s, t)| [s, t]);
-                let v = Vocab::build(all, min, max);
+                let v = src_tok.complete(Vocab::build(all, min, max))?;
+                let v = if run.separate_tokenizers() { tgt_tok.complete(v)? } else { v };
                 (v.clone(), v)
             } else {
-                (Vocab::build(train_tok.iter().map(|(s, _)| s), min, max), Vocab::build(train_tok.iter().map(|(_, t)| t), min, max))
+                (
+                    src_tok.complete(Vocab::build(train_tok.iter().map(|(s, _)| s), min, max))?,
+                    tgt_tok.complete(Vocab::build(train_tok.iter().map(|(_, t)| t), min, max))?,
+                )
             }
         }
     };
@@ -165,5 +225,5 @@ pub fn prepare(run: &Seq2SeqRun, vocab_dir: Option<&Path>) -> Result<Prepared> {
             ex
         })
         .collect();
-    Ok(Prepared { tokenizer, src_vocab, tgt_vocab, train, valid, valid_pairs, dropped })
+    Ok(Prepared { tokenizer, tokenizer_files, src_vocab, tgt_vocab, train, valid, valid_pairs, dropped })
 }

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use attend_data::{Tokenizer, Vocab};
+use attend_data::{PairTokenizer, Vocab};
 use attend_model::{AttentionPick, BeamOptions, Decoded, Seq2SeqModel};
 use burn::module::Module;
 use burn::prelude::*;
@@ -19,7 +19,7 @@ use crate::trainer::{checkpoint, run_dir};
 /// A trained translation model with everything needed to use it.
 pub struct LoadedRun {
     pub config: RunConfig,
-    pub tokenizer: Box<dyn Tokenizer + Send + Sync>,
+    pub tokenizer: PairTokenizer,
     pub src_vocab: Vocab,
     pub tgt_vocab: Vocab,
     pub model: Seq2SeqModel,
@@ -54,7 +54,8 @@ impl LoadedRun {
         let model_cfg = model_config(view.model, src_vocab.len(), tgt_vocab.len())?;
         let device = device.clone().inner();
         let model = checkpoint::load_model(model_cfg.init(&device)?, weights)?.valid();
-        let tokenizer = view.tokenizer().build();
+        let (src, tgt) = view.saved_tokenizers(run)?;
+        let tokenizer = PairTokenizer { src: src.tokenizer, tgt: tgt.tokenizer };
         Ok(Self { tokenizer, config, src_vocab, tgt_vocab, model, device, beam: None })
     }
 
@@ -67,7 +68,7 @@ impl LoadedRun {
     pub fn translate(&self, sentences: &[String], attention: Option<AttentionPick>) -> Result<(Vec<String>, Decoded)> {
         batch::translate_text(
             &self.model,
-            self.tokenizer.as_ref(),
+            &self.tokenizer,
             &self.src_vocab,
             &self.tgt_vocab,
             sentences,
@@ -99,7 +100,7 @@ impl LoadedRun {
 
     /// The tokens of `sentence` as the source vocabulary sees them (for plots).
     pub fn source_tokens(&self, sentence: &str) -> Vec<String> {
-        let ids = self.src_vocab.encode(&self.tokenizer.tokenize(sentence), false, true);
+        let ids = self.src_vocab.encode(&self.tokenizer.src.tokenize(sentence), false, true);
         ids.iter().map(|&i| self.src_vocab.token(i).to_string()).collect()
     }
 }

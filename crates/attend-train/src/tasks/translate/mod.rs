@@ -118,7 +118,7 @@ impl<'a> TranslateTask<'a> {
         let srcs: Vec<String> = picks.iter().map(|&i| self.valid_src[i].clone()).collect();
         let d = &self.data;
         let (outs, _) =
-            batch::translate_text(model, d.tokenizer.as_ref(), &d.src_vocab, &d.tgt_vocab, &srcs, self.run.eval.max_decode_len, None, None, device)?;
+            batch::translate_text(model, &d.tokenizer, &d.src_vocab, &d.tgt_vocab, &srcs, self.run.eval.max_decode_len, None, None, device)?;
         Ok(picks.iter().zip(outs).map(|(&i, o)| (self.valid_src[i].clone(), o, self.valid_ref[i].clone())).collect())
     }
 }
@@ -151,7 +151,9 @@ impl Trainable for TranslateTask<'_> {
     }
 
     fn run_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        Ok(vec![(SRC_VOCAB.into(), self.data.src_vocab.to_json()?), (TGT_VOCAB.into(), self.data.tgt_vocab.to_json()?)])
+        let mut files = vec![(SRC_VOCAB.into(), self.data.src_vocab.to_json()?), (TGT_VOCAB.into(), self.data.tgt_vocab.to_json()?)];
+        files.extend(self.data.tokenizer_files.iter().cloned());
+        Ok(files)
     }
 
     fn width(&self) -> usize {
@@ -178,7 +180,7 @@ impl Trainable for TranslateTask<'_> {
         let valid = ValidSet { examples: &self.data.valid, batches: &self.valid_batches, sources: &self.valid_src, references: &self.valid_ref };
         let d = &self.data;
         let eval = &self.run.eval;
-        let e = batch::evaluate(model, &valid, d.tokenizer.as_ref(), &d.src_vocab, &d.tgt_vocab, eval.bleu_sentences, eval.max_decode_len, device)?;
+        let e = batch::evaluate(model, &valid, &d.tokenizer, &d.src_vocab, &d.tgt_vocab, eval.bleu_sentences, eval.max_decode_len, device)?;
         let summary = format!(
             "valid_loss {:.4}  ppl {:.2}  acc {:.3}  BLEU {:.2}  exact {:.3}",
             e.loss, e.perplexity, e.token_accuracy, e.bleu, e.exact_match

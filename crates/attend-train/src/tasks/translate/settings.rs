@@ -155,13 +155,25 @@ pub struct PairData {
     pub valid_src: Option<PathBuf>,
     /// Validation target file.
     pub valid_tgt: Option<PathBuf>,
-    /// `word` or `char`.
+    /// `bpe`, `unigram` (subwords, trained on the training pairs), `word` or `char`.
     pub tokenizer: TokenizerKind,
+    /// Subword vocabulary size (`bpe`, `unigram`), the 256 bytes included.
+    #[serde(default = "crate::tasks::subwords::default_vocab_size")]
+    pub vocab_size: usize,
+    /// One subword tokenizer for both languages (`true`) or one per side.
+    #[serde(default = "crate::tasks::subwords::default_joint")]
+    pub joint_tokenizer: bool,
+    /// A Hugging Face tokenizer.json to use instead of training one (both
+    /// sides, or the source side when `tgt_tokenizer_file` is given);
+    /// `tokenizer` and `vocab_size` are then not used.
+    pub tokenizer_file: Option<PathBuf>,
+    /// The target side's tokenizer.json, when it differs from the source's.
+    pub tgt_tokenizer_file: Option<PathBuf>,
     /// Lowercase all text.
     pub lowercase: bool,
-    /// Keep tokens seen at least this often.
+    /// Keep tokens seen at least this often (word and char tokenizers).
     pub min_freq: usize,
-    /// Largest vocabulary (specials included); 0 = no limit.
+    /// Largest vocabulary (specials included); 0 = no limit (word and char tokenizers).
     pub max_vocab: usize,
     /// `sentences` or `tokens`.
     pub batch_by: BatchBy,
@@ -174,13 +186,17 @@ pub struct PairData {
 impl Default for PairData {
     fn default() -> Self {
         Self {
-            tsv: Some("data/tatoeba-eng-fra/train.tsv".into()),
+            tsv: Some("data/tatoeba-eng-fra/train.tsv.gz".into()),
             src: None,
             tgt: None,
             valid_tsv: Some("data/tatoeba-eng-fra/valid.tsv".into()),
             valid_src: None,
             valid_tgt: None,
-            tokenizer: TokenizerKind::Word,
+            tokenizer: TokenizerKind::Bpe,
+            vocab_size: crate::tasks::subwords::default_vocab_size(),
+            joint_tokenizer: true,
+            tokenizer_file: None,
+            tgt_tokenizer_file: None,
             lowercase: false,
             min_freq: 2,
             max_vocab: 0,
