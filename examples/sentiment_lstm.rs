@@ -47,7 +47,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "a tedious , overlong mess with nothing to say .",
         "not as bad as i feared , but not good either .",
     ];
-    let ids: Vec<Vec<u32>> = texts.iter().map(|t| encode_text(&c.cfg, &c.vocab, t)).collect();
+    let ids: Vec<Vec<u32>> = texts.iter().map(|t| encode_text(&c.cfg, c.tokenizer.as_ref(), &c.vocab, t)).collect();
     for (text, p) in texts.iter().zip(probabilities(&c.model, &ids, &device)?) {
         let k = if p[0] >= p[1] { 0 } else { 1 };
         println!("{}\t{:.3}\t{text}", c.labels[k], p[k]);

@@ -14,9 +14,7 @@ mod common;
 
 use std::io::Write;
 
-use attend::data::lm_text::lm_detokenize;
 use attend::train::config::Task;
-use attend::train::tasks::lm::data::encode;
 use attend::train::tasks::lm::generate::{generate, SamplingConfig};
 use attend::train::tasks::lm::load_lm;
 use attend::train::tasks::TrainReport;
@@ -45,15 +43,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         println!("validation loss over every full {}-character window: {l:.4} nats/char ({:.3} bits/char)\n", lm.cfg.model.context, l / std::f64::consts::LN_2);
     }
     let prompt_text = "ROMEO:\n";
-    let prompt = encode(&lm.vocab, prompt_text, &lm.cfg.data);
+    let prompt = lm.encode(prompt_text);
     let banned = vec![attend::data::PAD, attend::data::BOS, attend::data::EOS];
     let sampling = SamplingConfig { temperature: 0.8, top_k: 0, top_p: 1.0, seed: 1, banned };
     let mut out = std::io::stdout().lock();
     write!(out, "{prompt_text}")?;
-    let kind = lm.cfg.data.tokenizer;
+    let mut text = lm.tokenizer.detokenizer(prompt_text);
     generate(&lm.model, &prompt, 400, &sampling, true, &device, |t, _| {
-        let token = lm.vocab.token(t);
-        let _ = write!(out, "{}", lm_detokenize(token, kind, true));
+        let _ = write!(out, "{}", text.piece(lm.vocab.token(t)));
         let _ = out.flush();
     })?;
     writeln!(out)?;

@@ -12,11 +12,27 @@ use attend::train::tasks::translate::settings::Seq2SeqArch;
 use attend::train::trainer::{interrupt, FitOptions};
 use clap::Args;
 
+/// Benchmarks `--data` names.
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+enum Benchmark {
+    /// The default run's data: the bundled Tatoeba English→French pairs.
+    Tatoeba,
+    /// Multi30k German→English from ../shared/data/multi30k, in the Multi30k
+    /// Transformer recipe's subwords and batches (configs/multi30k-transformer.toml).
+    Multi30k,
+}
+
+/// Where `--data multi30k` reads the corpus.
+const MULTI30K: &str = "../shared/data/multi30k";
+
 #[derive(Args)]
 pub struct CompareArgs {
     /// A TOML config for the data and shared settings (default: the bundled Tatoeba run).
-    #[arg(long, value_name = "FILE")]
+    #[arg(long, value_name = "FILE", conflicts_with = "data")]
     config: Option<PathBuf>,
+    /// A benchmark's data instead of a config: `tatoeba` (the default run's) or `multi30k`.
+    #[arg(long, value_enum, value_name = "NAME")]
+    data: Option<Benchmark>,
     /// Override one config value for every model, e.g. `--set data.batch_size=32` (repeatable).
     #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
     sets: Vec<String>,
@@ -51,6 +67,27 @@ pub struct CompareArgs {
 pub fn cmd_compare(a: CompareArgs) -> Result<ExitCode> {
     if let Some(c) = &a.config {
         crate::check_file(c, "--config")?;
+    }
+    let mut a = a;
+    if let Some(Benchmark::Multi30k) = a.data {
+        for f in ["train.de", "train.en", "val.de", "val.en"] {
+            let path = std::path::Path::new(MULTI30K).join(f);
+            if !path.is_file() {
+                bail!("--data multi30k: {} is missing (Multi30k is read from {MULTI30K}; give your own copy with --config and data.src/tgt)", path.display());
+            }
+        }
+        // The recipe's data section, with each architecture's own model and optimiser settings.
+        for (k, v) in [
+            ("data.src", format!("\"{MULTI30K}/train.de\"")),
+            ("data.tgt", format!("\"{MULTI30K}/train.en\"")),
+            ("data.valid_src", format!("\"{MULTI30K}/val.de\"")),
+            ("data.valid_tgt", format!("\"{MULTI30K}/val.en\"")),
+            ("data.batch_size", "128".into()),
+            ("model.max_len", "100".into()),
+            ("eval.max_decode_len", "100".into()),
+        ] {
+            a.sets.insert(0, format!("{k}={v}"));
+        }
     }
     if !(a.budget > 0.0) {
         bail!("--budget {}: must be a positive number of seconds", a.budget);

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::{bail, Context, Result};
-use attend::data::lm_text::{read_text, Detokenizer};
-use attend::train::tasks::lm::data::{encode, text_loss};
+use attend::data::lm_text::read_text;
+use attend::train::tasks::lm::data::text_loss;
 use attend::train::tasks::lm::generate::{generate, SamplingConfig};
 use attend::train::tasks::lm::load_lm;
 use clap::Args;
@@ -45,15 +45,14 @@ pub struct GenerateArgs {
 pub fn cmd_generate(a: GenerateArgs) -> Result<ExitCode> {
     let device = crate::run_device(&a.run, &a.device)?;
     let lm = load_lm(&a.run, &device).with_context(|| format!("loading run {}", a.run.display()))?;
-    let kind = lm.cfg.data.tokenizer;
-    let prompt = encode(&lm.vocab, &a.prompt, &lm.cfg.data);
+    let prompt = lm.encode(&a.prompt);
     if prompt.is_empty() {
         bail!("--prompt: no tokens in {:?}", a.prompt);
     }
     let sampling = SamplingConfig::for_text(a.temperature, a.top_k, a.top_p, a.seed);
     let mut out = std::io::stdout().lock();
     write!(out, "{}", a.prompt)?;
-    let mut text = Detokenizer::after(&a.prompt, kind);
+    let mut text = lm.tokenizer.detokenizer(&a.prompt);
     let started = std::time::Instant::now();
     let tokens = generate(&lm.model, &prompt, a.max_tokens, &sampling, !a.no_cache, &device, |t, _| {
         let _ = write!(out, "{}", text.piece(lm.vocab.token(t)));
@@ -81,7 +80,7 @@ pub fn cmd_generate(a: GenerateArgs) -> Result<ExitCode> {
 pub fn eval_text(run: &Path, text: &Path, device: burn::prelude::Device) -> Result<ExitCode> {
     let lm = load_lm(run, &device).with_context(|| format!("loading run {}", run.display()))?;
     let body = read_text(text).context("--text")?;
-    let ids = encode(&lm.vocab, &body, &lm.cfg.data);
+    let ids = lm.encode(&body);
     if ids.len() < 2 {
         bail!("--text {}: fewer than two tokens", text.display());
     }

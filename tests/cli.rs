@@ -266,10 +266,17 @@ fn incompatible_checkpoint_is_an_error_naming_it() {
     assert!(err.contains("model.bpk") && err.contains("does not fit"), "{err}");
     // Another vocabulary.
     std::fs::write(run_dir.join("config.toml"), &cfg).unwrap();
-    std::fs::write(run_dir.join("vocab.tgt.json"), r#"{"tokens": ["<pad>", "<unk>", "<bos>", "<eos>", "x"]}"#).unwrap();
+    for v in ["vocab.src.json", "vocab.tgt.json"] {
+        std::fs::write(run_dir.join(v), r#"{"tokens": ["<pad>", "<unk>", "<bos>", "<eos>", "x"]}"#).unwrap();
+    }
     let (code, _, err) = run(&["translate", "--run", run_dir.to_str().unwrap(), "I am here."]);
     assert_ne!(code, 0);
     assert!(err.contains("does not fit"), "{err}");
+    // Vocabularies of different sizes with one shared embedding table.
+    std::fs::write(run_dir.join("vocab.src.json"), r#"{"tokens": ["<pad>", "<unk>", "<bos>", "<eos>", "x", "y"]}"#).unwrap();
+    let (code, _, err) = run(&["translate", "--run", run_dir.to_str().unwrap(), "I am here."]);
+    assert_ne!(code, 0);
+    assert!(err.contains("shared embeddings need one vocabulary"), "{err}");
 }
 
 #[test]

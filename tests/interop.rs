@@ -119,6 +119,8 @@ fn pytorch_run_dir(dir: &Path, fixture: &serde_json::Value) -> std::path::PathBu
     for (k, v) in m.as_object().unwrap() {
         toml.push_str(&format!("{k} = {v}\n"));
     }
+    // The fixture's vocabularies are words (w4, w5, …), not a subword tokenizer's.
+    toml.push_str("\n[data]\ntokenizer = \"word\"\n");
     std::fs::write(from.join("config.toml"), toml).unwrap();
     for (file, n) in [("vocab.src.json", &fixture["config"]["src_vocab"]), ("vocab.tgt.json", &fixture["config"]["tgt_vocab"])] {
         let mut tokens: Vec<String> = ["<pad>", "<unk>", "<bos>", "<eos>"].iter().map(|s| s.to_string()).collect();

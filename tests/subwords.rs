@@ -1,7 +1,8 @@
 //! Subword tokenizers end to end: `attend tokenizer train/encode`, translators
 //! with a joint, a per-side and a given tokenizer.json (saved in the run,
 //! reloaded by translate, eval and resume), the default run's bundled gzip
-//! corpus, classifiers on subwords, and the errors around them.
+//! corpus, classifiers and language models on subwords, and the errors
+//! around them.
 
 mod common;
 
@@ -143,12 +144,37 @@ fn classifiers_read_subwords() {
 }
 
 #[test]
-fn language_models_refuse_subwords_by_name() {
+fn language_models_read_subwords() {
     let dir = tmp_dir("subwords-lm");
-    let (code, _, err) = run(&["train", "--task", "lm", "--out", dir.join("r").to_str().unwrap(), "--set", "data.tokenizer=bpe"]);
-    assert_ne!(code, 0);
-    assert!(err.contains("data.tokenizer"), "{err}");
+    let r = dir.join("run");
+    let rs = r.to_str().unwrap();
+    let (code, out, err) = run(&[
+        "train", "--quiet", "--task", "lm", "--out", rs, "--set", "data.tokenizer=bpe", "--set", "data.vocab_size=600", "--set", "model.d_model=32",
+        "--set", "model.n_heads=2", "--set", "model.d_ff=64", "--set", "model.layers=1", "--set", "model.context=32", "--set", "train.max_steps=30",
+        "--set", "train.lr=0.01", "--set", "train.warmup_steps=5",
+    ]);
+    assert_eq!(code, 0, "{out}\n{err}");
+    assert!(r.join("tokenizer.json").exists());
+    let (code, out, err) = run(&["generate", "--run", rs, "--prompt", "ROMEO:\n", "--max-tokens", "40", "--seed", "3"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ROMEO:\n") && out.len() > "ROMEO:\n".len() + 10, "{out}");
+    assert!(!out.contains('\u{fffd}') && !out.contains("Ġ") && !out.contains("<unk>"), "{out}");
+    let (code, out, err) = run(&["eval", "--run", rs, "--text", "data/tinyshakespeare/valid.txt"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("bits/character"), "{out}");
+}
+
+#[test]
+fn bad_subword_settings_are_named() {
+    let dir = tmp_dir("subwords-bad");
     let (code, _, err) = run(&["train", "--out", dir.join("t").to_str().unwrap(), "--set", "data.tokenizer=sentencepiece"]);
     assert_ne!(code, 0);
     assert!(err.contains("sentencepiece"), "{err}");
+    let (code, _, err) = run(&["train", "--out", dir.join("v").to_str().unwrap(), "--set", "data.vocab_size=200"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("data.vocab_size = 200"), "{err}");
+    let (code, _, err) = run(&["train", "--out", dir.join("f").to_str().unwrap(), "--set", "data.tokenizer_file=nowhere.json"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("nowhere.json"), "{err}");
+    assert!(!dir.join("f").exists(), "a failed start leaves no run behind");
 }

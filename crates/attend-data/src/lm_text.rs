@@ -7,14 +7,14 @@
 use std::path::Path;
 
 use crate::error::{DataError, Result};
+use crate::subword::Subword;
 use crate::tokenizer::{Tokenizer, TokenizerKind, WordTokenizer};
 
 /// The newline token of word-level models.
 pub const NEWLINE: &str = "\n";
 
-/// Tokens of `text` for a language model (characters or words; subword
-/// kinds are read as words here: their models tokenise with their own
-/// tokenizer).
+/// Tokens of `text` for a character or word language model (subword kinds
+/// are read as words here: subword models tokenise with their tokenizer).
 pub fn lm_tokens(text: &str, kind: TokenizerKind, lowercase: bool) -> Vec<String> {
     let text = if lowercase { text.to_lowercase() } else { text.to_string() };
     match kind {
@@ -44,23 +44,45 @@ pub fn lm_detokenize(token: &str, kind: TokenizerKind, first_on_line: bool) -> S
 }
 
 /// Generated tokens joined into text one at a time, as they come (a word's
-/// spacing depends on whether it starts a line).
-pub struct Detokenizer {
-    kind: TokenizerKind,
-    first_on_line: bool,
+/// spacing depends on whether it starts a line; a subword piece may end
+/// inside a character, whose text then comes with the next piece).
+pub enum Detokenizer {
+    /// Characters or words.
+    Plain { kind: TokenizerKind, first_on_line: bool },
+    /// Subwords: the pieces so far, and how much of their text was given out.
+    Subword { subword: Subword, tokens: Vec<String>, emitted: usize },
 }
 
 impl Detokenizer {
-    /// For the tokens that continue `prompt`.
+    /// For the character or word tokens that continue `prompt`.
     pub fn after(prompt: &str, kind: TokenizerKind) -> Self {
-        Self { kind, first_on_line: prompt.ends_with('\n') || kind == TokenizerKind::Char }
+        Self::Plain { kind, first_on_line: prompt.ends_with('\n') || kind == TokenizerKind::Char }
     }
 
-    /// The text of the next token.
+    /// For subword pieces.
+    pub fn subword(subword: Subword) -> Self {
+        Self::Subword { subword, tokens: Vec::new(), emitted: 0 }
+    }
+
+    /// The text of the next token (empty while a character is incomplete).
     pub fn piece(&mut self, token: &str) -> String {
-        let piece = lm_detokenize(token, self.kind, self.first_on_line);
-        self.first_on_line = token == NEWLINE;
-        piece
+        match self {
+            Self::Plain { kind, first_on_line } => {
+                let piece = lm_detokenize(token, *kind, *first_on_line);
+                *first_on_line = token == NEWLINE;
+                piece
+            }
+            Self::Subword { subword, tokens, emitted } => {
+                tokens.push(token.to_string());
+                let text = subword.decode_raw(tokens);
+                if text.ends_with('\u{fffd}') || text.len() < *emitted {
+                    return String::new();
+                }
+                let piece = text.get(*emitted..).unwrap_or_default().to_string();
+                *emitted = text.len();
+                piece
+            }
+        }
     }
 }
 
@@ -96,5 +118,19 @@ mod tests {
             .map(|(i, t)| lm_detokenize(t, TokenizerKind::Word, i == 0 || w[i - 1] == NEWLINE))
             .collect();
         assert_eq!(text, "to be, or\nnot.\n");
+    }
+
+    #[test]
+    fn subword_pieces_stream_whole_characters() {
+        use crate::subword::SubwordModel;
+        let lines = ["ROMEO:\nWhere art thou?\n", "Où êtes-vous, Roméo ?\n"];
+        let t = Subword::train(SubwordModel::Bpe, 270, false, lines.iter().cycle().take(20).map(|s| s.to_string())).unwrap();
+        let text = "Où êtes-vous?\n日本";
+        let mut d = Detokenizer::subword(t.clone());
+        let pieces: Vec<String> = t.tokenize(text).iter().map(|p| d.piece(p)).collect();
+        // Byte pieces of a character give nothing until the character is whole.
+        assert!(pieces.iter().any(|p| p.is_empty()), "{pieces:?}");
+        assert!(pieces.iter().all(|p| !p.contains('\u{fffd}')), "{pieces:?}");
+        assert_eq!(pieces.concat().trim_start(), text);
     }
 }

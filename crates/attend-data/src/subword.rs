@@ -123,6 +123,15 @@ impl Subword {
     }
 }
 
+impl Subword {
+    /// The text of `tokens` exactly as the decoder gives it (spaces at the
+    /// ends kept; a byte sequence cut inside a character ends in U+FFFD).
+    pub fn decode_raw(&self, tokens: &[String]) -> String {
+        let ids: Vec<u32> = tokens.iter().filter_map(|t| self.inner.token_to_id(t)).collect();
+        self.inner.decode(&ids, true).unwrap_or_else(|_| tokens.concat())
+    }
+}
+
 impl Tokenizer for Subword {
     /// The subword pieces of `text`. Without truncation the library cannot
     /// fail on a string; if it ever does, the text has no tokens.
@@ -136,11 +145,7 @@ impl Tokenizer for Subword {
     /// The text of `tokens` through the tokenizer's decoder (tokens it does
     /// not know, such as attend's `<unk>`, are left out).
     fn detokenize(&self, tokens: &[String]) -> String {
-        let ids: Vec<u32> = tokens.iter().filter_map(|t| self.inner.token_to_id(t)).collect();
-        match self.inner.decode(&ids, true) {
-            Ok(text) => text.trim().to_string(),
-            Err(_) => tokens.concat(),
-        }
+        self.decode_raw(tokens).trim().to_string()
     }
 }
 

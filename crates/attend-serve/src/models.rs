@@ -10,10 +10,8 @@ use std::path::{Path, PathBuf};
 use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TrySendError};
 use std::time::Instant;
 
-use attend_data::lm_text::Detokenizer;
 use attend_model::{AttentionPick, BeamOptions};
 use attend_train::tasks::classify::ensemble::Ensemble;
-use attend_train::tasks::lm::data::encode;
 use attend_train::tasks::lm::generate::{generate_while, SamplingConfig};
 use attend_train::tasks::lm::load_lm;
 use attend_train::trainer::run_dir;
@@ -367,13 +365,12 @@ fn generate_worker(run: &Path, device: &Device, rx: Receiver<GenerateJob>, ready
         "context": lm.model.context(),
     });
     let _ = ready.send(Ok(info));
-    let kind = lm.cfg.data.tokenizer;
     while let Ok(job) = rx.recv() {
         if job.accepted.is_closed() {
             continue;
         }
         let r = &job.req;
-        let prompt = encode(&lm.vocab, &r.prompt, &lm.cfg.data);
+        let prompt = lm.encode(&r.prompt);
         if prompt.is_empty() {
             let _ = job.accepted.send(Err(ApiError::bad("prompt: no tokens of the model's vocabulary in it")));
             continue;
@@ -386,7 +383,7 @@ fn generate_worker(run: &Path, device: &Device, rx: Receiver<GenerateJob>, ready
         if job.accepted.send(Ok(())).is_err() {
             continue;
         }
-        let mut text = Detokenizer::after(&r.prompt, kind);
+        let mut text = lm.tokenizer.detokenizer(&r.prompt);
         let started = Instant::now();
         let events = &job.events;
         let result = guarded(|| {

@@ -3,8 +3,8 @@
 
 use std::path::Path;
 
-use attend_data::lm_text::{lm_tokens, read_text};
-use attend_data::{TokenizerKind, Vocab};
+use attend_data::lm_text::{lm_tokens, read_text, Detokenizer};
+use attend_data::{Tokenizer, TokenizerKind, Vocab};
 use attend_model::LanguageModel;
 use burn::prelude::*;
 use rand::rngs::StdRng;
@@ -12,20 +12,69 @@ use rand::Rng;
 
 use super::settings::LmData;
 use crate::error::{Result, TrainError};
+use crate::tasks::subwords::{self, RunTokenizer, TokenizerChoice, TOKENIZER_FILE};
 
 /// The vocabulary file of a language-model run (and of a classifier).
 pub const VOCAB: &str = "vocab.json";
 
+/// How a language model reads text and writes it back: characters or words
+/// (newlines kept as tokens), or its subword tokenizer (byte-level: a newline
+/// is a byte like any other).
+#[derive(Clone)]
+pub struct LmTokenizer {
+    kind: TokenizerKind,
+    lowercase: bool,
+    run: RunTokenizer,
+}
+
+impl LmTokenizer {
+    /// The tokens of `text`.
+    pub fn tokens(&self, text: &str) -> Vec<String> {
+        match &self.run.subword {
+            Some(s) => s.tokenize(text),
+            None => lm_tokens(text, self.kind, self.lowercase),
+        }
+    }
+
+    /// Token ids of `text` (unknown tokens become `<unk>`).
+    pub fn encode(&self, vocab: &Vocab, text: &str) -> Vec<u32> {
+        self.tokens(text).iter().map(|t| vocab.id(t)).collect()
+    }
+
+    /// Joins the tokens generated after `prompt` into text as they come.
+    pub fn detokenizer(&self, prompt: &str) -> Detokenizer {
+        match &self.run.subword {
+            Some(s) => Detokenizer::subword(s.clone()),
+            None => Detokenizer::after(prompt, self.kind),
+        }
+    }
+
+    /// The run directory's tokenizer file, for subwords.
+    pub fn run_file(&self) -> Result<Option<(String, Vec<u8>)>> {
+        self.run.run_file(TOKENIZER_FILE)
+    }
+
+    /// Whether this is a subword tokenizer.
+    pub fn is_subword(&self) -> bool {
+        self.run.subword.is_some()
+    }
+}
+
+fn choice(data: &LmData) -> TokenizerChoice<'_> {
+    TokenizerChoice { kind: data.tokenizer, lowercase: data.lowercase, vocab_size: data.vocab_size, file: data.tokenizer_file.as_deref() }
+}
+
+/// The tokenizer of the language-model run in `run`.
+pub fn saved_tokenizer(data: &LmData, run: &Path) -> Result<LmTokenizer> {
+    Ok(LmTokenizer { kind: data.tokenizer, lowercase: data.lowercase, run: subwords::saved(choice(data), run, TOKENIZER_FILE)? })
+}
+
 /// Token ids of the training and validation text.
 pub struct LmText {
+    pub tokenizer: LmTokenizer,
     pub vocab: Vocab,
     pub train: Vec<u32>,
     pub valid: Vec<u32>,
-}
-
-/// Encodes text with a run's vocabulary (unknown tokens become `<unk>`).
-pub fn encode(vocab: &Vocab, text: &str, data: &LmData) -> Vec<u32> {
-    lm_tokens(text, data.tokenizer, data.lowercase).iter().map(|t| vocab.id(t)).collect()
 }
 
 /// Reads the texts of a run; the vocabulary comes from `run` when resuming,
@@ -34,12 +83,6 @@ pub fn encode(vocab: &Vocab, text: &str, data: &LmData) -> Vec<u32> {
 pub fn prepare(data: &LmData, context: usize, run: Option<&Path>) -> Result<LmText> {
     if data.train.is_empty() {
         return Err(TrainError::Config("a language model needs training text: data.train (--data FILE...)".into()));
-    }
-    if data.tokenizer.subword().is_some() {
-        return Err(TrainError::Config(format!(
-            "data.tokenizer = {:?}: language models read characters or words (\"char\", \"word\"); subwords are for translators and classifiers",
-            data.tokenizer
-        )));
     }
     let mut train_text = String::new();
     for path in &data.train {
@@ -56,8 +99,17 @@ pub fn prepare(data: &LmData, context: usize, run: Option<&Path>) -> Result<LmTe
             valid
         }
     };
+    let tokenizer = LmTokenizer {
+        kind: data.tokenizer,
+        lowercase: data.lowercase,
+        run: match run {
+            Some(run) => subwords::saved(choice(data), run, TOKENIZER_FILE)?,
+            None => subwords::fresh(choice(data), || train_text.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect())?,
+        },
+    };
     let vocab = match run {
         Some(run) => Vocab::load(&run.join(VOCAB))?,
+        None if tokenizer.is_subword() => tokenizer.run.complete(Vocab::build([tokenizer.tokens(&train_text)].iter().map(|t| t.as_slice()), 1, None))?,
         None => {
             let min_freq = if data.tokenizer == TokenizerKind::Char { 1 } else { data.min_freq };
             let max = (data.max_vocab > 0).then_some(data.max_vocab);
@@ -74,8 +126,8 @@ pub fn prepare(data: &LmData, context: usize, run: Option<&Path>) -> Result<LmTe
             v
         }
     };
-    let train = encode(&vocab, &train_text, data);
-    let valid = encode(&vocab, &valid_text, data);
+    let train = tokenizer.encode(&vocab, &train_text);
+    let valid = tokenizer.encode(&vocab, &valid_text);
     if train.len() <= context + 1 || valid.len() <= 1 {
         return Err(TrainError::Config(format!(
             "the training text has {} tokens and the validation text {}; the context (model.context) is {context}",
@@ -83,7 +135,7 @@ pub fn prepare(data: &LmData, context: usize, run: Option<&Path>) -> Result<LmTe
             valid.len()
         )));
     }
-    Ok(LmText { vocab, train, valid })
+    Ok(LmText { tokenizer, vocab, train, valid })
 }
 
 /// `batch` random windows of `ctx + 1` tokens: inputs and next-token targets, `[batch, ctx]` each.

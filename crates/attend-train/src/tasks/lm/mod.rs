@@ -116,7 +116,9 @@ impl Trainable for LmTask<'_> {
     }
 
     fn run_files(&self) -> Result<Vec<(String, Vec<u8>)>> {
-        Ok(vec![(VOCAB.into(), self.text.vocab.to_json()?)])
+        let mut files = vec![(VOCAB.into(), self.text.vocab.to_json()?)];
+        files.extend(self.text.tokenizer.run_file()?);
+        Ok(files)
     }
 
     fn width(&self) -> usize {
@@ -191,8 +193,16 @@ pub fn train(whole: &RunConfig, cfg: &LmConfig, dir: &Path, resume: bool, device
 /// A trained language model and what it needs to read and write text.
 pub struct LoadedLm {
     pub cfg: LmConfig,
+    pub tokenizer: data::LmTokenizer,
     pub vocab: Vocab,
     pub model: LanguageModel,
+}
+
+impl LoadedLm {
+    /// Token ids of `text` in the run's vocabulary.
+    pub fn encode(&self, text: &str) -> Vec<u32> {
+        self.tokenizer.encode(&self.vocab, text)
+    }
 }
 
 /// Loads the best weights of a language-model run (its `best/`, else the
@@ -202,8 +212,9 @@ pub fn load_lm(run: &Path, device: &Device) -> Result<LoadedLm> {
         RunConfig::Lm(cfg) => cfg,
         other => return Err(other.wrong_kind(run, "language-model")),
     };
+    let tokenizer = data::saved_tokenizer(&cfg.data, run)?;
     let vocab = Vocab::load(&run.join(VOCAB))?;
     let model = lm_config(&cfg.model, vocab.len()).init(device)?;
     let model = checkpoint::load_model(model, &run_dir::weights_dir(run)?.join("model.bpk"))?;
-    Ok(LoadedLm { cfg, vocab, model })
+    Ok(LoadedLm { cfg, tokenizer, vocab, model })
 }

@@ -74,8 +74,14 @@ pub struct LmData {
     pub train: Vec<PathBuf>,
     /// Validation text (default: the last tenth of `train`, cut at a line break).
     pub valid: Option<PathBuf>,
-    /// `char` or `word`.
+    /// `char`, `word`, or subwords (`bpe`, `unigram`) trained on the training text.
     pub tokenizer: TokenizerKind,
+    /// Subword vocabulary size (`bpe`, `unigram`), the 256 bytes included.
+    #[serde(default = "crate::tasks::subwords::default_vocab_size")]
+    pub vocab_size: usize,
+    /// A Hugging Face tokenizer.json to use instead of training one
+    /// (`tokenizer` and `vocab_size` are then not used).
+    pub tokenizer_file: Option<PathBuf>,
     /// Lowercase all text.
     pub lowercase: bool,
     /// Word models: keep words seen at least this often (char models keep every character).
@@ -92,6 +98,8 @@ impl Default for LmData {
             train: vec!["data/tinyshakespeare/train.txt".into()],
             valid: Some("data/tinyshakespeare/valid.txt".into()),
             tokenizer: TokenizerKind::Char,
+            vocab_size: crate::tasks::subwords::default_vocab_size(),
+            tokenizer_file: None,
             lowercase: false,
             min_freq: 2,
             max_vocab: 0,

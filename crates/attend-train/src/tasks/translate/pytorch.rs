@@ -166,6 +166,14 @@ pub fn import_pytorch(pt: &Path, from: &Path, out: &Path, device: &Device) -> Re
     let cfg = crate::config::RunConfig::resolve(None, Some(&recipe), &[])?;
     let view = seq2seq_view(&cfg, from)?;
     let m = view.model;
+    if view.tokenizers().0.is_subword() && !from.join(crate::tasks::subwords::TOKENIZER_FILE).exists() {
+        return Err(TrainError::Config(format!(
+            "{}: the recipe reads subwords (data.tokenizer = {:?}; bpe is the default) but the directory has no {}: add the tokenizer the PyTorch model was trained with, or set data.tokenizer = \"word\" for word vocabularies",
+            from.display(),
+            view.tokenizers().0.kind,
+            crate::tasks::subwords::TOKENIZER_FILE
+        )));
+    }
     let refuse = |reason: String| TrainError::Checkpoint { path: pt.into(), reason };
     if m.arch != Seq2SeqArch::Transformer {
         return Err(TrainError::Config(format!("{}: model.arch is {}; a PyTorch nn.Transformer imports into arch = \"transformer\"", from.display(), m.arch)));
