@@ -77,7 +77,7 @@ pub fn cmd_translate(a: TranslateArgs) -> Result<ExitCode> {
         };
         let (Some(rows), Some(ids)) = (weights.get(i), decoded.ids.get(i)) else { continue };
         let source = run.source_tokens(sentence);
-        let mut target: Vec<String> = run.tgt_vocab.decode(ids);
+        let mut target: Vec<String> = run.target_tokens(ids);
         target.truncate(rows.len());
         let title = format!("{} → {}", sentence, out[i]);
         attend::train::plot::attention_heatmap(&file, &source, &target, rows, &title)?;

@@ -165,6 +165,9 @@ fn translations_are_the_clis_alone_and_inside_batches() {
     let (src, tgt, w) = (&t["attention"]["source"], &t["attention"]["target"], t["attention"]["weights"].as_array().unwrap());
     assert_eq!(src.as_array().unwrap().last().unwrap(), "<eos>");
     assert_eq!(w.len(), tgt.as_array().unwrap().len());
+    // Subword pieces are labelled by their text, not by their byte-level form (`Ġam`).
+    let labels = format!("{src}{tgt}");
+    assert!(!labels.contains('Ġ') && labels.contains("\"am\""), "{labels}");
     for row in w {
         let row: Vec<f64> = row.as_array().unwrap().iter().map(|x| x.as_f64().unwrap()).collect();
         assert_eq!(row.len(), src.as_array().unwrap().len());

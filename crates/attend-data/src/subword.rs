@@ -147,6 +147,19 @@ impl Tokenizer for Subword {
     fn detokenize(&self, tokens: &[String]) -> String {
         self.decode_raw(tokens).trim().to_string()
     }
+
+    /// The piece's text without the byte-level markers (`Ġplus` reads
+    /// `plus`); a piece that is part of a character, or not the tokenizer's
+    /// (`<eos>`), as it is.
+    fn display(&self, token: &str) -> String {
+        let text = self.decode_raw(&[token.to_string()]);
+        let text = text.trim();
+        if text.is_empty() || text.contains('\u{fffd}') {
+            token.to_string()
+        } else {
+            text.to_string()
+        }
+    }
 }
 
 #[cfg(test)]
@@ -175,6 +188,10 @@ mod tests {
             assert!(toks.iter().all(|p| t.inner.token_to_id(p).is_some()), "{toks:?}");
             assert_eq!(t.detokenize(&toks), text);
         }
+        // Labels read as text: the word-start marker is gone, specials stay.
+        let piece = t.tokenize("the weather")[1].clone();
+        assert!(piece.starts_with('Ġ') && t.display(&piece) == piece[2..], "{piece}");
+        assert_eq!(t.display("<eos>"), "<eos>");
         // Frequent words become single pieces; the vocabulary holds the 256 bytes and merges.
         assert!(t.tokenize("the weather").len() <= 3, "{:?}", t.tokenize("the weather"));
         assert!(t.tokens().len() > 256 && t.tokens().len() <= 300);

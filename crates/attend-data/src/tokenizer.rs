@@ -20,6 +20,10 @@ pub trait Tokenizer {
     fn tokenize(&self, text: &str) -> Vec<String>;
     /// Readable text from tokens (the inverse of `tokenize` up to spacing).
     fn detokenize(&self, tokens: &[String]) -> String;
+    /// One token as a person should read it (e.g. an attention plot's label).
+    fn display(&self, token: &str) -> String {
+        token.to_string()
+    }
 }
 
 /// Which tokenizer a run uses; stored in the run's config.

@@ -301,7 +301,7 @@ fn translate_batch(model: &mut LoadedRun, texts: &[String], beam: usize, length_
             let rows = decoded.attention.as_ref().and_then(|a| a.get(i));
             let value = match (rows, decoded.ids.get(i)) {
                 (Some(rows), Some(ids)) => {
-                    let mut target = model.tgt_vocab.decode(ids);
+                    let mut target = model.target_tokens(ids);
                     target.truncate(rows.len());
                     tokens.truncate(rows.first().map_or(tokens.len(), |r| r.len()));
                     let weights: Vec<Vec<Value>> = rows.iter().map(|r| r.iter().map(|&w| number(w)).collect()).collect();

@@ -98,9 +98,15 @@ impl LoadedRun {
         Ok((score(&hyps, &refs), srcs.len()))
     }
 
-    /// The tokens of `sentence` as the source vocabulary sees them (for plots).
+    /// The tokens of `sentence` as the source vocabulary sees them, readable
+    /// (for plots and the server's attention).
     pub fn source_tokens(&self, sentence: &str) -> Vec<String> {
         let ids = self.src_vocab.encode(&self.tokenizer.src.tokenize(sentence), false, true);
-        ids.iter().map(|&i| self.src_vocab.token(i).to_string()).collect()
+        ids.iter().map(|&i| self.tokenizer.src.display(self.src_vocab.token(i))).collect()
+    }
+
+    /// Decoded target ids as readable tokens (for plots and the server's attention).
+    pub fn target_tokens(&self, ids: &[u32]) -> Vec<String> {
+        self.tgt_vocab.decode(ids).iter().map(|t| self.tokenizer.tgt.display(t)).collect()
     }
 }
