@@ -83,3 +83,17 @@ fn compare_rejects_bad_arguments() {
     assert_ne!(code, 0);
     assert!(err.contains("--match transformer"), "{err}");
 }
+
+#[test]
+fn compare_on_multi30k_names_the_missing_corpus() {
+    // From a directory with no ../shared beside it, the corpus is missing whatever the machine has.
+    let dir = tmp_dir("compare-m30k");
+    let out = common::attend().current_dir(&dir).args(["compare", "--data", "multi30k", "--budget", "1"]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_ne!(out.status.code(), Some(0));
+    assert!(err.contains("--data multi30k") && err.contains("../shared/data/multi30k/train.de"), "{err}");
+    // --data and --config are one or the other.
+    let (code, _, err) = run(&["compare", "--data", "tatoeba", "--config", "configs/tatoeba-small.toml"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("--config") && err.contains("--data"), "{err}");
+}
