@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 use attend::device::parse_devices;
 use attend::train::config::Override;
-use attend::train::tasks::translate::compare::{compare, configs, table, CompareOptions, DEFAULT_ARCHS};
+use attend::train::tasks::translate::compare::{compare, configs, multi30k_overrides, table, CompareOptions, DEFAULT_ARCHS};
 use attend::train::tasks::translate::settings::Seq2SeqArch;
 use attend::train::trainer::{interrupt, FitOptions};
 use clap::Args;
@@ -21,9 +21,6 @@ enum Benchmark {
     /// Transformer recipe's subwords and batches (configs/multi30k-transformer.toml).
     Multi30k,
 }
-
-/// Where `--data multi30k` reads the corpus.
-const MULTI30K: &str = "../shared/data/multi30k";
 
 #[derive(Args)]
 pub struct CompareArgs {
@@ -68,34 +65,19 @@ pub fn cmd_compare(a: CompareArgs) -> Result<ExitCode> {
     if let Some(c) = &a.config {
         crate::check_file(c, "--config")?;
     }
-    let mut a = a;
-    if let Some(Benchmark::Multi30k) = a.data {
-        for f in ["train.de", "train.en", "val.de", "val.en"] {
-            let path = std::path::Path::new(MULTI30K).join(f);
-            if !path.is_file() {
-                bail!("--data multi30k: {} is missing (Multi30k is read from {MULTI30K}; give your own copy with --config and data.src/tgt)", path.display());
-            }
-        }
-        // The recipe's data section, with each architecture's own model and optimiser settings.
-        for (k, v) in [
-            ("data.src", format!("\"{MULTI30K}/train.de\"")),
-            ("data.tgt", format!("\"{MULTI30K}/train.en\"")),
-            ("data.valid_src", format!("\"{MULTI30K}/val.de\"")),
-            ("data.valid_tgt", format!("\"{MULTI30K}/val.en\"")),
-            ("data.batch_size", "128".into()),
-            ("model.max_len", "100".into()),
-            ("eval.max_decode_len", "100".into()),
-        ] {
-            a.sets.insert(0, format!("{k}={v}"));
-        }
-    }
     if !(a.budget > 0.0) {
         bail!("--budget {}: must be a positive number of seconds", a.budget);
     }
     if a.archs.is_empty() {
         bail!("--archs: name at least one architecture");
     }
-    let sets: Vec<Override> = a.sets.iter().map(|s| Override::parse_set(s)).collect::<Result<_, _>>()?;
+    let mut sets: Vec<Override> = match a.data {
+        Some(Benchmark::Multi30k) => multi30k_overrides()?,
+        Some(Benchmark::Tatoeba) | None => Vec::new(),
+    };
+    for s in &a.sets {
+        sets.push(Override::parse_set(s)?);
+    }
     let match_to = match a.match_to.as_str() {
         "none" => None,
         "auto" if a.archs.contains(&Seq2SeqArch::Transformer) => Some(Seq2SeqArch::Transformer),

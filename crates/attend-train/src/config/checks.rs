@@ -74,8 +74,8 @@ fn eval(e: &EvalSettings) -> Check {
 pub(crate) fn translate(c: &TranslateConfig) -> Check {
     seq2seq(&c.model)?;
     at_least_one("data.batch_size", c.data.batch_size)?;
-    let subwords = c.data.tokenizer.subword().is_some() || c.data.tokenizer_file.is_some();
-    subword_settings(c.data.tokenizer, c.data.vocab_size, subwords, c.model.init_embeddings.is_some())?;
+    let run = crate::tasks::translate::data::Seq2SeqRun::from(c);
+    subword_settings(run.tokenizers().0, c.model.init_embeddings.is_some())?;
     if c.data.tgt_tokenizer_file.is_some() && c.data.tokenizer_file.is_none() {
         return Err("data.tgt_tokenizer_file needs data.tokenizer_file (the source side's)".into());
     }
@@ -83,11 +83,11 @@ pub(crate) fn translate(c: &TranslateConfig) -> Check {
 }
 
 /// A subword vocabulary leaves room for the 256 bytes; word vectors are for word tokens.
-fn subword_settings(kind: attend_data::TokenizerKind, vocab_size: usize, subwords: bool, init_embeddings: bool) -> Check {
-    if kind.subword().is_some() && vocab_size <= 256 {
-        return Err(format!("data.vocab_size = {vocab_size}: a byte-level subword vocabulary needs more than 256 tokens (one per byte)"));
+fn subword_settings(choice: crate::tasks::subwords::TokenizerChoice, init_embeddings: bool) -> Check {
+    if choice.kind.subword().is_some() && choice.vocab_size <= 256 {
+        return Err(format!("data.vocab_size = {}: a byte-level subword vocabulary needs more than 256 tokens (one per byte)", choice.vocab_size));
     }
-    if subwords && init_embeddings {
+    if choice.is_subword() && init_embeddings {
         return Err("model.init_embeddings gives word vectors, which need word tokens: set data.tokenizer = \"word\"".into());
     }
     Ok(())
@@ -159,7 +159,7 @@ pub(crate) fn classify(c: &ClassifyConfig) -> Check {
     let d = &c.data;
     at_least_one("data.batch_size", d.batch_size)?;
     at_least_one("data.ngrams", d.ngrams)?;
-    subword_settings(d.tokenizer, d.vocab_size, d.tokenizer.subword().is_some() || d.tokenizer_file.is_some(), m.init_embeddings.is_some())?;
+    subword_settings(crate::tasks::classify::data::tokenizer_choice(d), m.init_embeddings.is_some())?;
     if let Some(fold) = d.fold {
         if d.folds < 2 || fold >= d.folds {
             return Err(format!("data.fold = {fold}, data.folds = {}: need 2 or more folds and a fold below their number", d.folds));

@@ -38,7 +38,7 @@ impl LmTokenizer {
 
     /// Token ids of `text` (unknown tokens become `<unk>`).
     pub fn encode(&self, vocab: &Vocab, text: &str) -> Vec<u32> {
-        self.tokens(text).iter().map(|t| vocab.id(t)).collect()
+        ids(vocab, &self.tokens(text))
     }
 
     /// Joins the tokens generated after `prompt` into text as they come.
@@ -58,6 +58,10 @@ impl LmTokenizer {
     pub fn is_subword(&self) -> bool {
         self.run.subword.is_some()
     }
+}
+
+fn ids(vocab: &Vocab, tokens: &[String]) -> Vec<u32> {
+    tokens.iter().map(|t| vocab.id(t)).collect()
 }
 
 fn choice(data: &LmData) -> TokenizerChoice<'_> {
@@ -107,14 +111,15 @@ pub fn prepare(data: &LmData, context: usize, run: Option<&Path>) -> Result<LmTe
             None => subwords::fresh(choice(data), || train_text.lines().filter(|l| !l.trim().is_empty()).map(String::from).collect())?,
         },
     };
+    // Each text is tokenised once: for the vocabulary (a new run) and for its ids.
+    let [train_tokens, valid_tokens] = [tokenizer.tokens(&train_text), tokenizer.tokens(&valid_text)];
     let vocab = match run {
         Some(run) => Vocab::load(&run.join(VOCAB))?,
-        None if tokenizer.is_subword() => tokenizer.run.complete(Vocab::build([tokenizer.tokens(&train_text)].iter().map(|t| t.as_slice()), 1, None))?,
+        None if tokenizer.is_subword() => tokenizer.run.complete(Vocab::build([train_tokens.as_slice()], 1, None))?,
         None => {
             let min_freq = if data.tokenizer == TokenizerKind::Char { 1 } else { data.min_freq };
             let max = (data.max_vocab > 0).then_some(data.max_vocab);
-            let tokens = [lm_tokens(&train_text, data.tokenizer, data.lowercase), lm_tokens(&valid_text, data.tokenizer, data.lowercase)];
-            let mut v = Vocab::build(tokens.iter().map(|t| t.as_slice()), min_freq, max);
+            let mut v = Vocab::build([train_tokens.as_slice(), valid_tokens.as_slice()], min_freq, max);
             if data.tokenizer == TokenizerKind::Char {
                 // Characters in code-point order after the specials (nanoGPT's sorted set).
                 let mut chars: Vec<String> = v.tokens()[4..].to_vec();
@@ -126,8 +131,7 @@ pub fn prepare(data: &LmData, context: usize, run: Option<&Path>) -> Result<LmTe
             v
         }
     };
-    let train = tokenizer.encode(&vocab, &train_text);
-    let valid = tokenizer.encode(&vocab, &valid_text);
+    let (train, valid) = (ids(&vocab, &train_tokens), ids(&vocab, &valid_tokens));
     if train.len() <= context + 1 || valid.len() <= 1 {
         return Err(TrainError::Config(format!(
             "the training text has {} tokens and the validation text {}; the context (model.context) is {context}",

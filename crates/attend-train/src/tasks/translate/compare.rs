@@ -25,6 +25,36 @@ use crate::error::{Result, TrainError};
 use crate::trainer::{checkpoint, metrics::read_curve, run_dir, FitOptions, Outcome};
 
 /// The architectures compared by default, from oldest idea to newest.
+/// Where `attend compare --data multi30k` reads Multi30k German→English.
+pub const MULTI30K: &str = "../shared/data/multi30k";
+
+/// The settings that put every compared model on Multi30k German→English
+/// (the Multi30k Transformer recipe's data section; each architecture keeps
+/// its own model and optimiser settings); an error names a missing file.
+pub fn multi30k_overrides() -> Result<Vec<Override>> {
+    for f in ["train.de", "train.en", "val.de", "val.en"] {
+        let path = Path::new(MULTI30K).join(f);
+        if !path.is_file() {
+            return Err(TrainError::Config(format!(
+                "--data multi30k: {} is missing (Multi30k is read from {MULTI30K}; give your own copy with --config and data.src/tgt)",
+                path.display()
+            )));
+        }
+    }
+    [
+        format!("data.src=\"{MULTI30K}/train.de\""),
+        format!("data.tgt=\"{MULTI30K}/train.en\""),
+        format!("data.valid_src=\"{MULTI30K}/val.de\""),
+        format!("data.valid_tgt=\"{MULTI30K}/val.en\""),
+        "data.batch_size=128".into(),
+        "model.max_len=100".into(),
+        "eval.max_decode_len=100".into(),
+    ]
+    .iter()
+    .map(|s| Override::parse_set(s))
+    .collect()
+}
+
 pub const DEFAULT_ARCHS: [Seq2SeqArch; 5] = [Seq2SeqArch::Rnn, Seq2SeqArch::Lstm, Seq2SeqArch::Gru, Seq2SeqArch::LstmAttention, Seq2SeqArch::Transformer];
 
 /// The training recipe of an architecture, applied before the user's own
