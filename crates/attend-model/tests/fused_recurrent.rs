@@ -191,32 +191,83 @@ fn attention_decoder_matches_the_step_loop_in_parallel() {
 }
 
 /// The fused decoder with given dropout multipliers between two layers,
-/// against the same loop written with the model's own cells and attention.
+/// against the same loop written with the model's own cells and attention:
+/// 3 rows, and 24 rows in a pool of 3 threads (the recurrence then runs as
+/// three blocks of rows in parallel, each with its rows of the masks).
 #[test]
 fn attention_decoder_with_dropout_masks_matches_the_loop() {
     for base in all_devices() {
+        for (b, threads) in [(3, None), (24, Some(3))] {
+            if threads.is_some() && !fused::host_kernels(&base) {
+                continue;
+            }
+            let ad = base.clone().autodiff();
+            ad.seed(29);
+            let model = seq2seq(2, false, &ad);
+            let t = 4;
+            let src_ids: Vec<i64> = (0..b * 4).map(|i| 2 + (i as i64 * 7) % 11).collect();
+            let src = Tensor::<2, Int>::from_data(TensorData::new(src_ids, [b, 4]), &ad);
+            let lens: Vec<usize> = (0..b).map(|r| 4 - r % 3).collect();
+            let pad = attend_model::attention::padding_mask(&lens, 4, &ad);
+            let emb0 = random([b, t, 6], &base);
+            let drop = Tensor::<4>::random([1, t, b, 5], Distribution::Bernoulli(0.6), &ad) * 2.0;
+            let probe = random([b, t, 5], &ad);
+            let go = |fused_path: bool| {
+                let memory = model.encode(src.clone(), Some(pad.clone())).unwrap();
+                let emb = leaf(&emb0, &ad);
+                let (hs, ctx) = if fused_path { fused_decoder(&model, emb.clone(), &memory, drop.clone()) } else { plain_decoder(&model, emb.clone(), &memory, drop.clone()) };
+                let g = ((hs.clone() * probe.clone()).sum() + ctx.clone().sum()).backward();
+                (hs, ctx, emb.grad(&g).unwrap(), GradientsParams::from_grads(g, &model))
+            };
+            let a = match threads {
+                Some(n) => rayon::ThreadPoolBuilder::new().num_threads(n).build().unwrap().install(|| go(true)),
+                None => go(true),
+            };
+            let r = go(false);
+            let what = format!("{base:?} with dropout masks, {b} rows, threads {threads:?}");
+            close(&format!("{what}: states"), a.0, r.0);
+            close(&format!("{what}: contexts"), a.1, r.1);
+            close_scaled(&format!("{what}: d embedding"), a.2, r.2);
+            assert!(same_param_grads(&what, &model, &a.3, &r.3) >= 20);
+        }
+    }
+}
+
+/// The LSTM layer over 24 rows in a pool of 3 threads (three blocks of rows
+/// in parallel) against the step loop: outputs, final state, every gradient.
+#[test]
+fn lstm_layer_split_over_rows_matches_the_step_loop() {
+    for base in all_devices().into_iter().filter(fused::host_kernels) {
         let ad = base.clone().autodiff();
-        ad.seed(29);
-        let model = seq2seq(2, false, &ad);
-        let (b, t) = (3, 4);
-        let src = ids(&[&[4, 5, 6, 7], &[8, 9, 0, 0], &[10, 3, 2, 0]], &ad);
-        let pad = attend_model::attention::padding_mask(&[4, 2, 3], 4, &ad);
-        let emb0 = random([b, t, 6], &base);
-        let drop = Tensor::<4>::random([1, t, b, 5], Distribution::Bernoulli(0.6), &ad) * 2.0;
-        let probe = random([b, t, 5], &ad);
-        let go = |fused_path: bool| {
-            let memory = model.encode(src.clone(), Some(pad.clone())).unwrap();
-            let emb = leaf(&emb0, &ad);
-            let (hs, ctx) = if fused_path { fused_decoder(&model, emb.clone(), &memory, drop.clone()) } else { plain_decoder(&model, emb.clone(), &memory, drop.clone()) };
-            let g = ((hs.clone() * probe.clone()).sum() + ctx.clone().sum()).backward();
-            (hs, ctx, emb.grad(&g).unwrap(), GradientsParams::from_grads(g, &model))
-        };
-        let (a, r) = (go(true), go(false));
-        let what = format!("{base:?} with dropout masks");
-        close(&format!("{what}: states"), a.0, r.0);
-        close(&format!("{what}: contexts"), a.1, r.1);
-        close_scaled(&format!("{what}: d embedding"), a.2, r.2);
-        assert!(same_param_grads(&what, &model, &a.3, &r.3) >= 20);
+        ad.seed(31);
+        let (b, s, d_in, h) = (24, 6, 5, 4);
+        let cell = Cell::new(CellKind::Lstm, d_in, h, &ad);
+        let (x0, h0, c0) = (random([b, s, d_in], &base), random([b, h], &base), random([b, h], &base));
+        let (p1, p2, p3) = (random([b, s, h], &ad), random([b, h], &ad), random([b, h], &ad));
+        let lens: Vec<usize> = (0..b).map(|r| s - r % 4).collect();
+        let pad = attend_model::attention::padding_mask(&lens, s, &ad);
+        for reverse in [false, true] {
+            let go = |fused_path: bool| {
+                let (x, hi, ci) = (leaf(&x0, &ad), leaf(&h0, &ad), leaf(&c0, &ad));
+                let init = RecurrentState { h: hi.clone(), c: Some(ci.clone()) };
+                let (out, fin) = if fused_path { cell.run(x.clone(), Some(&pad), reverse, init) } else { cell.run_plain(x.clone(), Some(&pad), reverse, init) };
+                let c = fin.c.clone().unwrap();
+                let loss = (out.clone() * p1.clone()).sum() + (fin.h.clone() * p2.clone()).sum() + (c.clone() * p3.clone()).sum();
+                let g = loss.backward();
+                let dx = (x.grad(&g).unwrap(), hi.grad(&g).unwrap(), ci.grad(&g).unwrap());
+                (out, fin.h, c, dx, GradientsParams::from_grads(g, &cell))
+            };
+            let a = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(|| go(true));
+            let r = go(false);
+            let what = format!("{base:?} split rows, reverse {reverse}");
+            close(&format!("{what}: outputs"), a.0, r.0);
+            close(&format!("{what}: last h"), a.1, r.1);
+            close(&format!("{what}: last c"), a.2, r.2);
+            close_scaled(&format!("{what}: dx"), a.3 .0, r.3 .0);
+            close_scaled(&format!("{what}: dh0"), a.3 .1, r.3 .1);
+            close_scaled(&format!("{what}: dc0"), a.3 .2, r.3 .2);
+            assert_eq!(same_param_grads(&what, &cell, &a.4, &r.4), 16, "{what}: all eight weights and eight biases");
+        }
     }
 }
 

@@ -41,9 +41,9 @@ pub(super) fn lstm_forward<B: Backend>(
     let (xp, u, h0, c0) = (read::<B>(xp), read::<B>(u), read::<B>(h0), read::<B>(c0));
     let keep = keep.map(read::<B>);
     let (mut out, sv) = lstm::forward(d, xp.as_slice(), u.as_slice(), h0.as_slice(), c0.as_slice(), keep.as_ref().map(HostTensor::as_slice), reverse);
-    let bh = b * d.h;
-    out.extend_from_slice(&sv.h[s * bh..]);
-    out.extend_from_slice(&sv.c[s * bh..]);
+    let (h_last, c_last) = sv.last_state(d);
+    out.extend_from_slice(&h_last);
+    out.extend_from_slice(&c_last);
     let n = out.len();
     (write::<B>(out, &[n], &device), d, sv)
 }

@@ -116,7 +116,7 @@ fn forward_row(d: Dims, r: usize, q: &Heads, k: &Heads, v: &Heads, o: &Options, 
 }
 
 fn parallel(d: Dims) -> Option<usize> {
-    let threads = rayon::current_num_threads();
+    let threads = super::threads();
     (threads > 1 && d.b > 1 && d.b * d.h * d.sq * d.sk * d.d >= 1 << 16).then(|| d.b.div_ceil(threads))
 }
 

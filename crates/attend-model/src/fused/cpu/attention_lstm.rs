@@ -9,7 +9,7 @@
 
 use super::lstm::{cell_backward, cell_forward};
 use super::math::{axpy, dot, exp, madd, multiversion, tanh};
-use super::{add_row_sums, matmul, Mat};
+use super::{add_row_sums, in_block, matmul, par_row_blocks, Mat};
 
 /// Shapes: `b` rows, `t` target steps, `s` source positions, `h` hidden,
 /// `k` encoder width (keys), `a` attention width, `layers` LSTM layers.
@@ -41,9 +41,46 @@ pub struct Inputs<'a> {
     pub c0: &'a [f32],             // [b, h]
 }
 
-/// What the backward pass needs.
+impl<'a> Inputs<'a> {
+    /// The inputs of rows `r..r + n` (`drop`, step-major, gathered into `drop_rows`).
+    fn rows(&self, d: Dims, r: usize, n: usize, drop_rows: &'a mut Vec<f32>) -> Inputs<'a>
+    where
+        Self: 'a,
+    {
+        let Dims { b, t, s, h, k, a, .. } = d;
+        let drop = self.drop.map(|m| {
+            drop_rows.clear();
+            for slab in m.chunks_exact(b * h) {
+                drop_rows.extend_from_slice(&slab[r * h..(r + n) * h]);
+            }
+            &drop_rows[..]
+        });
+        Inputs {
+            ep: &self.ep[r * t * 4 * h..(r + n) * t * 4 * h],
+            drop,
+            keys: &self.keys[r * s * k..(r + n) * s * k],
+            prep: &self.prep[r * s * a..(r + n) * s * a],
+            keep: self.keep.map(|m| &m[r * s..(r + n) * s]),
+            h0: &self.h0[r * h..(r + n) * h],
+            c0: &self.c0[r * h..(r + n) * h],
+            ..*self
+        }
+    }
+}
+
+/// Rows per block below which the decoder is not split over threads.
+const MIN_BLOCK_ROWS: usize = 8;
+
+/// What the backward pass needs: for each block of rows (see
+/// [`par_row_blocks`]), its first row, its number of rows and its [`Block`].
 #[derive(Debug)]
 pub struct Saved {
+    blocks: Vec<(usize, usize, Block)>,
+}
+
+/// What the backward pass needs of one block of rows.
+#[derive(Debug)]
+pub struct Block {
     gates: Vec<Vec<f32>>, // per layer [t, b, 4h]
     c: Vec<Vec<f32>>,     // per layer [t + 1, b, h]
     h: Vec<Vec<f32>>,     // per layer [t + 1, b, h]
@@ -148,7 +185,7 @@ multiversion!(fn attend_back(d: Dims, keys: &[f32], v: &[f32], keep: Option<&[f3
 /// Rows per parallel task of the attention: the batch in two halves at two
 /// threads, when a step's attention is large enough to pay for the hand-over.
 fn row_chunk(d: Dims) -> Option<usize> {
-    let threads = rayon::current_num_threads();
+    let threads = super::threads();
     (threads > 1 && d.b >= 2 && d.b * d.s * d.a >= 1 << 15).then(|| d.b.div_ceil(threads))
 }
 
@@ -198,12 +235,35 @@ fn attend_back_rows(d: Dims, x: &Inputs, tv: &[f32], al: &[f32], dctx: &[f32], g
     }
 }
 
-/// The forward pass.
+/// The forward pass. The rows are independent: at several threads, blocks
+/// of them run in parallel, each through every step.
 pub fn forward(d: Dims, x: &Inputs) -> (Outputs, Saved) {
+    let parts = par_row_blocks(d.b, MIN_BLOCK_ROWS, |rows| {
+        let (r, n) = (rows.start, rows.len());
+        let mut drop = Vec::new();
+        let (out, blk) = forward_block(Dims { b: n, ..d }, &x.rows(d, r, n, &mut drop));
+        (r, n, out, blk)
+    });
+    if parts.len() == 1 {
+        let (r, n, out, blk) = parts.into_iter().next().expect("one block");
+        return (out, Saved { blocks: vec![(r, n, blk)] });
+    }
+    let mut out = Outputs { hs: Vec::new(), ctxs: Vec::new(), alphas: Vec::new() };
+    let mut blocks = Vec::with_capacity(parts.len());
+    for (r, n, o, blk) in parts {
+        out.hs.extend_from_slice(&o.hs);
+        out.ctxs.extend_from_slice(&o.ctxs);
+        out.alphas.extend_from_slice(&o.alphas);
+        blocks.push((r, n, blk));
+    }
+    (out, Saved { blocks })
+}
+
+fn forward_block(d: Dims, x: &Inputs) -> (Outputs, Block) {
     let Dims { b, t: steps, s, h, k, a, layers } = d;
     let (bh, bg) = (b * h, b * 4 * h);
     let per_layer = |n: usize| (0..layers).map(|_| vec![0.0; n]).collect::<Vec<_>>();
-    let mut sv = Saved {
+    let mut sv = Block {
         gates: per_layer(steps * bg),
         c: per_layer((steps + 1) * bh),
         h: per_layer((steps + 1) * bh),
@@ -278,8 +338,40 @@ pub struct Grads {
 }
 
 /// Back-propagation through time from the gradients of the top states
-/// `d_hs` `[b, t, h]` and of the contexts `d_ctxs` `[b, t, k]`.
+/// `d_hs` `[b, t, h]` and of the contexts `d_ctxs` `[b, t, k]`, block by
+/// block as the forward ran, in parallel; the weights' gradients are the
+/// sums of the blocks'.
 pub fn backward(d: Dims, x: &Inputs, sv: &Saved, d_hs: &[f32], d_ctxs: &[f32]) -> Grads {
+    use rayon::prelude::*;
+    let Dims { t, h, k, .. } = d;
+    let run = |&(r, n, ref blk): &(usize, usize, Block)| {
+        let mut drop = Vec::new();
+        let xb = x.rows(d, r, n, &mut drop);
+        backward_block(Dims { b: n, ..d }, &xb, blk, &d_hs[r * t * h..(r + n) * t * h], &d_ctxs[r * t * k..(r + n) * t * k])
+    };
+    if sv.blocks.len() == 1 {
+        return run(&sv.blocks[0]);
+    }
+    let parts: Vec<Grads> = sv.blocks.par_iter().map(|blk| in_block(|| run(blk))).collect();
+    let mut parts = parts.into_iter();
+    let mut g = parts.next().expect("at least one block");
+    let sum = |y: &mut Vec<f32>, v: Vec<f32>| y.iter_mut().zip(v).for_each(|(y, v)| *y += v);
+    for p in parts {
+        g.ep.extend_from_slice(&p.ep);
+        g.keys.extend_from_slice(&p.keys);
+        g.prep.extend_from_slice(&p.prep);
+        g.h0.extend_from_slice(&p.h0);
+        g.c0.extend_from_slice(&p.c0);
+        sum(&mut g.wc, p.wc);
+        sum(&mut g.u0, p.u0);
+        sum(&mut g.deep, p.deep);
+        sum(&mut g.ws, p.ws);
+        sum(&mut g.v, p.v);
+    }
+    g
+}
+
+fn backward_block(d: Dims, x: &Inputs, sv: &Block, d_hs: &[f32], d_ctxs: &[f32]) -> Grads {
     let Dims { b, t: steps, s, h, k, a, layers } = d;
     let (bh, bg) = (b * h, b * 4 * h);
     let top = layers - 1;

@@ -109,7 +109,7 @@ multiversion!(fn gelu_backward_simd(x: &[f32], dy: &[f32], dx: &mut [MaybeUninit
 const PAR_CHUNK: usize = 1 << 15;
 
 fn parallel(n: usize) -> bool {
-    n >= 4 * PAR_CHUNK && rayon::current_num_threads() > 1
+    n >= 4 * PAR_CHUNK && super::threads() > 1
 }
 
 /// GELU(x) = x Φ(x), element-wise.

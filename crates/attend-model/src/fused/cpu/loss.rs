@@ -145,7 +145,7 @@ pub fn forward(logits: &[f32], targets: &[i64], weight: &[f32], v: usize, smooth
     let n = targets.len();
     let mut probs = vec![0.0; n * v];
     let mut losses = vec![0.0; n];
-    if rayon::current_num_threads() > 1 && n * v >= 1 << 18 {
+    if super::threads() > 1 && n * v >= 1 << 18 {
         use rayon::prelude::*;
         probs.par_chunks_mut(ROWS * v).zip(losses.par_chunks_mut(ROWS)).enumerate().for_each(|(c, (p, l))| {
             let r = c * ROWS;
@@ -175,7 +175,7 @@ pub fn backward(probs: &[f32], targets: &[i64], weight: &[f32], v: usize, smooth
             }
         }
     };
-    if rayon::current_num_threads() > 1 && probs.len() >= 1 << 18 {
+    if super::threads() > 1 && probs.len() >= 1 << 18 {
         use rayon::prelude::*;
         d.par_chunks_mut(ROWS * v).enumerate().for_each(|(c, d)| rows(d, c * ROWS));
     } else {

@@ -9,7 +9,7 @@
 //! as `crate::recurrent::Cell::run` does it.
 
 use super::math::{madd, multiversion, sigmoid, tanh};
-use super::{matmul, Mat};
+use super::{matmul, par_row_blocks, Mat};
 
 /// One row of [`cell_forward`]. Its slices are separate arguments so that
 /// the compiler knows they do not overlap (as parts split off one slice they
@@ -105,11 +105,34 @@ pub struct Dims {
     pub h: usize,
 }
 
-/// What the backward pass needs, per processing step p (the time step is
-/// `s − 1 − p` when reading backwards): activations, c and h (with the
-/// initial state at p = 0) and tanh c.
+/// Rows per block below which a recurrence is not split over threads.
+const MIN_BLOCK_ROWS: usize = 8;
+
+/// What the backward pass needs: for each block of rows (see
+/// [`par_row_blocks`]), its first row and its [`Block`].
 #[derive(Debug)]
 pub struct Saved {
+    blocks: Vec<(usize, Block)>,
+}
+
+impl Saved {
+    /// The final state: h and c `[b, h]` after the last step.
+    pub fn last_state(&self, d: Dims) -> (Vec<f32>, Vec<f32>) {
+        let (mut h, mut c) = (Vec::with_capacity(d.b * d.h), Vec::with_capacity(d.b * d.h));
+        for (_, blk) in &self.blocks {
+            let n = blk.c.len() / (d.s + 1);
+            h.extend_from_slice(&blk.h[d.s * n..]);
+            c.extend_from_slice(&blk.c[d.s * n..]);
+        }
+        (h, c)
+    }
+}
+
+/// What the backward pass needs of one block of rows, per processing step p
+/// (the time step is `s − 1 − p` when reading backwards): activations, c and
+/// h (with the initial state at p = 0) and tanh c.
+#[derive(Debug)]
+pub struct Block {
     pub gates: Vec<f32>, // [s, b, 4h]
     pub c: Vec<f32>,     // [s + 1, b, h]
     pub h: Vec<f32>,     // [s + 1, b, h]
@@ -127,11 +150,29 @@ fn time(p: usize, s: usize, reverse: bool) -> usize {
 /// The forward recurrence. `xp` `[b, s, 4h]` (x W + both biases), `u`
 /// `[h, 4h]`, `h0`/`c0` `[b, h]`, `keep` `[b, s]` (1 real, 0 padding).
 /// Returns the outputs `[b, s, h]` (0 at padding) and what the backward needs
-/// (the final state is `h`/`c` at step `s`).
+/// (the final state: [`Saved::last_state`]). The rows are independent: at
+/// several threads, blocks of them run in parallel, each through every step.
 pub fn forward(d: Dims, xp: &[f32], u: &[f32], h0: &[f32], c0: &[f32], keep: Option<&[f32]>, reverse: bool) -> (Vec<f32>, Saved) {
     let Dims { b, s, h } = d;
+    let parts = par_row_blocks(b, MIN_BLOCK_ROWS, |rows| {
+        let (r, n) = (rows.start, rows.len());
+        let keep = keep.map(|k| &k[r * s..(r + n) * s]);
+        let (out, blk) = forward_block(Dims { b: n, ..d }, &xp[r * s * 4 * h..(r + n) * s * 4 * h], u, &h0[r * h..(r + n) * h], &c0[r * h..(r + n) * h], keep, reverse);
+        (r, out, blk)
+    });
+    let mut out = Vec::with_capacity(b * s * h);
+    let mut blocks = Vec::with_capacity(parts.len());
+    for (r, o, blk) in parts {
+        out.extend_from_slice(&o);
+        blocks.push((r, blk));
+    }
+    (out, Saved { blocks })
+}
+
+fn forward_block(d: Dims, xp: &[f32], u: &[f32], h0: &[f32], c0: &[f32], keep: Option<&[f32]>, reverse: bool) -> (Vec<f32>, Block) {
+    let Dims { b, s, h } = d;
     let (bh, bg) = (b * h, b * 4 * h);
-    let mut sv = Saved { gates: vec![0.0; s * bg], c: vec![0.0; (s + 1) * bh], h: vec![0.0; (s + 1) * bh], tc: vec![0.0; s * bh] };
+    let mut sv = Block { gates: vec![0.0; s * bg], c: vec![0.0; (s + 1) * bh], h: vec![0.0; (s + 1) * bh], tc: vec![0.0; s * bh] };
     sv.c[..bh].copy_from_slice(c0);
     sv.h[..bh].copy_from_slice(h0);
     let mut out = vec![0.0; b * s * h];
@@ -163,10 +204,48 @@ pub fn forward(d: Dims, xp: &[f32], u: &[f32], h0: &[f32], c0: &[f32], keep: Opt
 
 /// Gradients of [`forward`]: of `xp` `[b, s, 4h]`, `u` `[h, 4h]`, `h0` and
 /// `c0` `[b, h]`, given those of the outputs `[b, s, h]` and of the final h and c.
+/// Block by block as the forward ran, in parallel; U's gradient is the sum
+/// of the blocks'.
 #[allow(clippy::too_many_arguments)]
 pub fn backward(
     d: Dims,
     sv: &Saved,
+    u: &[f32],
+    keep: Option<&[f32]>,
+    reverse: bool,
+    d_out: &[f32],
+    d_h_last: &[f32],
+    d_c_last: &[f32],
+) -> (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>) {
+    use rayon::prelude::*;
+    let Dims { b, s, h } = d;
+    let run = |&(r, ref blk): &(usize, Block)| {
+        let n = blk.c.len() / ((s + 1) * h);
+        let keep = keep.map(|k| &k[r * s..(r + n) * s]);
+        let d_out = &d_out[r * s * h..(r + n) * s * h];
+        backward_block(Dims { b: n, ..d }, blk, u, keep, reverse, d_out, &d_h_last[r * h..(r + n) * h], &d_c_last[r * h..(r + n) * h])
+    };
+    let parts: Vec<_> = if sv.blocks.len() == 1 {
+        vec![run(&sv.blocks[0])]
+    } else {
+        sv.blocks.par_iter().map(|blk| super::in_block(|| run(blk))).collect()
+    };
+    let (mut dxp, mut du, mut dh0, mut dc0) = (Vec::with_capacity(b * s * 4 * h), vec![0.0; h * 4 * h], Vec::with_capacity(b * h), Vec::with_capacity(b * h));
+    for (dx, dub, dh, dc) in parts {
+        dxp.extend_from_slice(&dx);
+        for (y, v) in du.iter_mut().zip(dub) {
+            *y += v;
+        }
+        dh0.extend_from_slice(&dh);
+        dc0.extend_from_slice(&dc);
+    }
+    (dxp, du, dh0, dc0)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn backward_block(
+    d: Dims,
+    sv: &Block,
     u: &[f32],
     keep: Option<&[f32]>,
     reverse: bool,

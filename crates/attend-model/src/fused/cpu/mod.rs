@@ -278,7 +278,7 @@ unsafe fn gemm_raw(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, a
     }
     a.check(m, k);
     b.check(k, n);
-    let threads = rayon::current_num_threads();
+    let threads = threads();
     let parallelism = if threads > 1 && m * n * k >= PARALLEL_MIN { gemm::Parallelism::Rayon(threads) } else { gemm::Parallelism::None };
     // SAFETY: the operands' bounds were checked above, the destination's by the contract.
     unsafe {
@@ -306,6 +306,49 @@ unsafe fn gemm_raw(m: usize, n: usize, k: usize, dst: *mut f32, dst_rs: usize, a
     }
 }
 
+thread_local! {
+    /// Set while a thread runs one block of [`par_row_blocks`].
+    static IN_BLOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The threads a host kernel may split its work over: rayon's, or one
+/// inside a block of [`par_row_blocks`] (whose blocks already use them all).
+pub fn threads() -> usize {
+    if IN_BLOCK.get() {
+        1
+    } else {
+        rayon::current_num_threads()
+    }
+}
+
+/// Runs `f` on blocks of the rows `0..b`, one block per thread (each at least
+/// `min_rows` rows; one block, run here, when there is one thread or too few
+/// rows), in parallel, each block single-threaded inside; the results in row
+/// order. For recurrences, whose rows are independent but whose steps are
+/// not: a step's products are too small to split well over threads (the
+/// hand-over costs as much as it saves), a whole recurrence per block is not.
+pub fn par_row_blocks<T: Send>(b: usize, min_rows: usize, f: impl Fn(std::ops::Range<usize>) -> T + Sync) -> Vec<T> {
+    use rayon::prelude::*;
+    let parts = threads().min(b / min_rows.max(1)).max(1);
+    if parts == 1 {
+        return vec![f(0..b)];
+    }
+    let chunk = b.div_ceil(parts);
+    let blocks: Vec<_> = (0..parts).map(|p| (p * chunk).min(b)..((p + 1) * chunk).min(b)).filter(|r| !r.is_empty()).collect();
+    blocks
+        .into_par_iter()
+        .map(|rows| in_block(|| f(rows)))
+        .collect()
+}
+
+/// Runs `f` as one block of [`par_row_blocks`] (its kernels single-threaded).
+pub fn in_block<T>(f: impl FnOnce() -> T) -> T {
+    let outer = IN_BLOCK.replace(true);
+    let out = f();
+    IN_BLOCK.set(outer);
+    out
+}
+
 /// A vector of `n` floats that `fill` writes in full (it receives them
 /// uninitialised, so no pass zeroes them first; every kernel passed here
 /// writes every element).
@@ -322,6 +365,36 @@ pub fn add_row_sums(x: &[f32], cols: usize, out: &mut [f32]) {
     for row in x.chunks_exact(cols) {
         for (o, v) in out.iter_mut().zip(row) {
             *o += v;
+        }
+    }
+}
+
+#[cfg(test)]
+mod timing {
+    /// `cargo test --release -p attend-model --features flex -- --ignored --nocapture cpu::timing`:
+    /// µs per product at the LSTM benchmark's shapes, on 1 and 2 threads.
+    #[test]
+    #[ignore]
+    fn timing() {
+        for &(m, n, k) in &[(64, 512, 128), (64, 128, 512), (32, 512, 128), (128, 512, 1280), (1280, 1000, 256), (256, 1000, 1280), (64, 128, 128)] {
+            let a: Vec<f32> = (0..m * k).map(|i| (i % 7) as f32 * 0.1).collect();
+            let b: Vec<f32> = (0..k * n).map(|i| (i % 5) as f32 * 0.1).collect();
+            let mut line = format!("{m}x{n}x{k}:");
+            for threads in [1, 2] {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                let mut dst = vec![0.0; m * n];
+                let reps = (2e9 / (m * n * k) as f64).max(3.0) as usize;
+                let us = pool.install(|| {
+                    super::matmul(m, n, k, &mut dst, n, false, super::Mat::rows(&a, k), super::Mat::rows(&b, n));
+                    let t = std::time::Instant::now();
+                    for _ in 0..reps {
+                        super::matmul(m, n, k, &mut dst, n, false, super::Mat::rows(&a, k), super::Mat::rows(&b, n));
+                    }
+                    t.elapsed().as_secs_f64() * 1e6 / reps as f64
+                });
+                line += &format!("  {threads}t {us:.1} µs ({:.0} GFLOP/s)", 2.0 * (m * n * k) as f64 / us / 1e3);
+            }
+            println!("{line}");
         }
     }
 }
