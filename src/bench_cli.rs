@@ -59,7 +59,9 @@ pub fn cmd_bench(a: BenchArgs) -> Result<ExitCode> {
         None => None,
     };
     let fused = if a.unfused { "plain compositions" } else { "fused operations" };
-    println!("attend bench on {device:?}, {threads} thread(s), {fused}");
+    // gemm picks its kernels at run time among those compiled in (the `avx512` feature).
+    let kernels = if cfg!(feature = "avx512") { "gemm AVX-512 kernels where the CPU has them" } else { "gemm without AVX-512 kernels" };
+    println!("attend bench on {device:?}, {threads} thread(s), {fused}, {kernels}");
     let mut failed = None;
     let (rows, peak) = run(&opts, &device, |row| {
         let line = serde_json::to_string(row).unwrap_or_default();

@@ -197,7 +197,9 @@ pub(super) fn gpt_char(opts: &BenchOptions, maker: &RowMaker) -> Result<Row> {
 /// 32 steps from `<bos>` = 1 with no `<eos>` stop, all at once and 8 of them
 /// one at a time, with the key/value cache and re-reading the prefix.
 pub(super) fn decode(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &TransformerShape) -> Result<Vec<Row>> {
-    let device = maker.device.clone();
+    // Without autodiff, as `attend translate` and the server decode (and the
+    // peer, under `torch.no_grad()`).
+    let device = maker.device.clone().inner();
     device.seed(0);
     let model = Seq2SeqConfig::Transformer(transformer_config(c)).init(&device)?;
     let params = model.num_params();
