@@ -63,7 +63,7 @@ pub fn cmd_bench(a: BenchArgs) -> Result<ExitCode> {
     let kernels = if cfg!(feature = "avx512") { "gemm AVX-512 kernels where the CPU has them" } else { "gemm without AVX-512 kernels" };
     println!("attend bench on {device:?}, {threads} thread(s), {fused}, {kernels}");
     let mut failed = None;
-    let (rows, peak) = run(&opts, &device, |row| {
+    let (rows, peak) = crate::pool::in_pool(Some(threads), || run(&opts, &device, |row| {
         let line = serde_json::to_string(row).unwrap_or_default();
         println!("{line}");
         if let Some(f) = json.as_mut() {
@@ -71,7 +71,7 @@ pub fn cmd_bench(a: BenchArgs) -> Result<ExitCode> {
                 failed = Some(e);
             }
         }
-    })?;
+    }))??;
     if let (Some(e), Some(p)) = (failed, &a.json) {
         bail!("--json {}: {e}", p.display());
     }

@@ -17,6 +17,7 @@ mod classify_cli;
 mod compare_cli;
 mod eval_cli;
 mod lm_cli;
+mod pool;
 mod serve_cli;
 mod train_cli;
 mod translate_cli;
@@ -218,6 +219,23 @@ fn main() -> ExitCode {
     }
     keep_freed_memory();
     let result = match Cli::parse().command {
+        // The benchmark sizes its own pool (--threads); the server gives each model one.
+        Command::Bench(a) => bench_cli::cmd_bench(a),
+        Command::Serve(a) => serve_cli::cmd_serve(a),
+        command => pool::in_pool(None, || run(command)).and_then(|r| r),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {}", message(&e));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Runs one command (those that [`pool::in_pool`] hosts).
+fn run(command: Command) -> Result<ExitCode> {
+    match command {
         Command::Train(a) => train_cli::cmd_train(a),
         Command::Translate(a) => translate_cli::cmd_translate(a),
         Command::Generate(a) => lm_cli::cmd_generate(a),
@@ -230,18 +248,11 @@ fn main() -> ExitCode {
         Command::Tokenizer(a) => tokenizer_cli::cmd_tokenizer(a),
         Command::Average(a) => cmd_average(a),
         Command::Compare(a) => compare_cli::cmd_compare(a),
-        Command::Bench(a) => bench_cli::cmd_bench(a),
-        Command::Serve(a) => serve_cli::cmd_serve(a),
         Command::Export(a) => cmd_export(a),
         Command::Import(a) => cmd_import(a),
         Command::Info(a) => cmd_info(a),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {}", message(&e));
-            ExitCode::FAILURE
-        }
+        Command::Bench(a) => bench_cli::cmd_bench(a),
+        Command::Serve(a) => serve_cli::cmd_serve(a),
     }
 }
 
