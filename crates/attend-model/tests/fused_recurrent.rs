@@ -65,6 +65,21 @@ fn run_fused(cell: &Cell, x: Tensor<3>, pad: Option<&Tensor<2, Bool>>, reverse: 
     (out, RecurrentState { h, c: Some(c) })
 }
 
+/// One LSTM layer run: outputs, last h, last c, the gradients of x, h0 and c0,
+/// and the weights' gradients.
+type LayerRun = (Tensor<3>, Tensor<2>, Tensor<2>, (Tensor<3>, Tensor<2>, Tensor<2>), GradientsParams);
+
+/// The fused run `a` against the step loop's `r`: every output and gradient.
+fn same_layer_run(what: &str, cell: &Cell, a: LayerRun, r: LayerRun) {
+    close(&format!("{what}: outputs"), a.0, r.0);
+    close(&format!("{what}: last h"), a.1, r.1);
+    close(&format!("{what}: last c"), a.2, r.2);
+    close_scaled(&format!("{what}: dx"), a.3 .0, r.3 .0);
+    close_scaled(&format!("{what}: dh0"), a.3 .1, r.3 .1);
+    close_scaled(&format!("{what}: dc0"), a.3 .2, r.3 .2);
+    assert_eq!(same_param_grads(what, cell, &a.4, &r.4), 16, "{what}: all eight weights and eight biases");
+}
+
 #[test]
 fn lstm_layer_matches_the_step_loop() {
     for base in all_devices() {
@@ -96,14 +111,7 @@ fn lstm_layer_matches_the_step_loop() {
                     (out, fin.h, c, dx, GradientsParams::from_grads(g, &cell))
                 };
                 let (a, r) = (go(true), go(false));
-                let what = format!("{base:?} reverse {reverse} pad {}", pad.is_some());
-                close(&format!("{what}: outputs"), a.0, r.0);
-                close(&format!("{what}: last h"), a.1, r.1);
-                close(&format!("{what}: last c"), a.2, r.2);
-                close_scaled(&format!("{what}: dx"), a.3 .0, r.3 .0);
-                close_scaled(&format!("{what}: dh0"), a.3 .1, r.3 .1);
-                close_scaled(&format!("{what}: dc0"), a.3 .2, r.3 .2);
-                assert_eq!(same_param_grads(&what, &cell, &a.4, &r.4), 16, "{what}: all eight weights and eight biases");
+                same_layer_run(&format!("{base:?} reverse {reverse} pad {}", pad.is_some()), &cell, a, r);
             }
         }
     }
@@ -259,14 +267,7 @@ fn lstm_layer_split_over_rows_matches_the_step_loop() {
             };
             let a = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap().install(|| go(true));
             let r = go(false);
-            let what = format!("{base:?} split rows, reverse {reverse}");
-            close(&format!("{what}: outputs"), a.0, r.0);
-            close(&format!("{what}: last h"), a.1, r.1);
-            close(&format!("{what}: last c"), a.2, r.2);
-            close_scaled(&format!("{what}: dx"), a.3 .0, r.3 .0);
-            close_scaled(&format!("{what}: dh0"), a.3 .1, r.3 .1);
-            close_scaled(&format!("{what}: dc0"), a.3 .2, r.3 .2);
-            assert_eq!(same_param_grads(&what, &cell, &a.4, &r.4), 16, "{what}: all eight weights and eight biases");
+            same_layer_run(&format!("{base:?} split rows, reverse {reverse}"), &cell, a, r);
         }
     }
 }
