@@ -127,7 +127,7 @@ for row, bench, peer_key, unit in ROWS:
             ours.append(med(vals))
         ratio = [(peer / o if unit == "ms/sentence" else o / peer) for o in ours]
         print(f"| {row} | {unit} | {t} | {peer:.1f} | " + " | ".join(f"{o:.1f}" for o in ours) + " | "
-              + " | ".join(f"**{x:.2f}×**" for x in ratio) + " |")
+              + " | ".join(f"**{x:.2f}×**" if x >= 1.0 else f"{x:.2f}×" for x in ratio) + " |")
 print()
 print("| process | threads | PyTorch max RSS (MiB) | " + " | ".join(f"attend {d}" for d in devices) + " |")
 print("|---|---|---|" + "---|" * len(devices))

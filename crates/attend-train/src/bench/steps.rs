@@ -7,7 +7,7 @@ use attend_model::{
     greedy_with, CellKind, GreedyOptions, LanguageModel, PositionalKind, RecurrentSeq2SeqConfig, Score, Seq2SeqConfig, TransformerConfig,
 };
 use burn::module::Module;
-use burn::optim::{AdamConfig, GradientsParams, ModuleOptimizer};
+use burn::optim::{GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -124,7 +124,7 @@ fn seq2seq_rows(
 
 /// `bench_transformer.py`: label smoothing 0.1, Adam (lr 1e-4, β 0.9/0.98, ε 1e-9).
 pub(super) fn transformer(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &TransformerShape) -> Result<Vec<Row>> {
-    let optim = AdamConfig::new().with_beta_1(0.9).with_beta_2(0.98).with_epsilon(1e-9).init();
+    let optim = optim::adam_with(0.9, 0.98, 1e-9);
     let training = Training { optim, lr: 1e-4, smoothing: 0.1 };
     let cfg = Seq2SeqConfig::Transformer(transformer_config(c));
     let dims = [c.batch, c.src, c.tgt, c.vocab];
@@ -142,7 +142,7 @@ pub(super) fn lstm(opts: &BenchOptions, maker: &RowMaker, group: &str, c: &LstmS
         .with_dropout(0.0)
         .with_attention(Some(Score::Additive))
         .with_max_len(512);
-    let training = Training { optim: AdamConfig::new().with_epsilon(1e-8).init(), lr: 1e-3, smoothing: 0.0 };
+    let training = Training { optim: optim::adam_with(0.9, 0.999, 1e-8), lr: 1e-3, smoothing: 0.0 };
     let dims = [c.batch, c.src, c.tgt, c.vocab];
     seq2seq_rows(opts, maker, group, Seq2SeqConfig::Recurrent(cfg), training, dims, [c.warmup, c.repeats], flops::lstm_forward(c))
 }
@@ -174,7 +174,7 @@ pub(super) fn gpt_char(opts: &BenchOptions, maker: &RowMaker) -> Result<Row> {
         .init(&device)?;
     let model = LanguageModel::Gpt(gpt);
     let params = model.num_params();
-    let mut optim: ModuleOptimizer = AdamConfig::new().with_beta_1(0.9).with_beta_2(0.99).with_epsilon(1e-8).init();
+    let mut optim: ModuleOptimizer = optim::adam_with(0.9, 0.99, 1e-8);
     let mut rng = StdRng::seed_from_u64(1337);
     let lr = 1e-3;
     let settings = TrainSettings { clip_norm: 1.0, weight_decay: 0.1, ..TrainSettings::default() };

@@ -13,6 +13,7 @@
 //! backend through `TensorData` (a copy each way; on a GPU a transfer, which
 //! is why the models use these kernels on CPU backends only).
 
+pub mod adam;
 pub mod attention;
 pub mod attention_lstm;
 pub mod dense;
