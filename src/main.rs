@@ -218,11 +218,12 @@ fn main() -> ExitCode {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
     keep_freed_memory();
-    let result = match Cli::parse().command {
-        // The benchmark sizes its own pool (--threads); the server gives each model one.
-        Command::Bench(a) => bench_cli::cmd_bench(a),
-        Command::Serve(a) => serve_cli::cmd_serve(a),
-        command => pool::in_pool(None, || run(command)).and_then(|r| r),
+    let command = Cli::parse().command;
+    // The benchmark sizes its own pool (--threads); the server gives each model one.
+    let result = if matches!(command, Command::Bench(_) | Command::Serve(_)) {
+        run(command)
+    } else {
+        pool::in_pool(None, || run(command)).and_then(|r| r)
     };
     match result {
         Ok(code) => code,
@@ -233,7 +234,7 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs one command (those that [`pool::in_pool`] hosts).
+/// Runs one command.
 fn run(command: Command) -> Result<ExitCode> {
     match command {
         Command::Train(a) => train_cli::cmd_train(a),
@@ -248,11 +249,11 @@ fn run(command: Command) -> Result<ExitCode> {
         Command::Tokenizer(a) => tokenizer_cli::cmd_tokenizer(a),
         Command::Average(a) => cmd_average(a),
         Command::Compare(a) => compare_cli::cmd_compare(a),
+        Command::Bench(a) => bench_cli::cmd_bench(a),
+        Command::Serve(a) => serve_cli::cmd_serve(a),
         Command::Export(a) => cmd_export(a),
         Command::Import(a) => cmd_import(a),
         Command::Info(a) => cmd_info(a),
-        Command::Bench(a) => bench_cli::cmd_bench(a),
-        Command::Serve(a) => serve_cli::cmd_serve(a),
     }
 }
 

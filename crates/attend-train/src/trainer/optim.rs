@@ -54,12 +54,9 @@ impl Optimizer for HostAdam {
 
     fn step<const D: usize>(&self, lr: LearningRate, tensor: Tensor<D>, grad: Tensor<D>, state: Option<AdamState<D>>) -> (Tensor<D>, Option<AdamState<D>>) {
         let device = tensor.device();
-        let mut types = vec![tensor.dtype(), grad.dtype()];
-        if let Some(s) = &state {
-            types.extend([s.momentum.moment_1.dtype(), s.momentum.moment_2.dtype()]);
-        }
-        let amsgrad = state.as_ref().is_some_and(|s| s.momentum.max_moment_2.is_some());
-        if !attend_model::fused::host_kernels(&device) || types.iter().any(|t| *t != DType::F32) || amsgrad {
+        let moments = state.iter().flat_map(|s| [s.momentum.moment_1.dtype(), s.momentum.moment_2.dtype()]);
+        let all_f32 = [tensor.dtype(), grad.dtype()].into_iter().chain(moments).all(|t| t == DType::F32);
+        if !attend_model::fused::host_kernels(&device) || !all_f32 {
             return self.plain.step(lr, tensor, grad, state);
         }
         let shape = tensor.shape();
