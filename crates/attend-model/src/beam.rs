@@ -41,7 +41,8 @@ type Candidate = (usize, u32, f32);
 
 /// Beam search over source ids `src` `[batch, s_src]` (padding marked in
 /// `src_pad`): the best hypothesis per sentence, at most `max_len - 1` tokens
-/// (plus `<eos>`).
+/// (plus `<eos>`). On the CPU, a block of sentences per thread
+/// ([`crate::decode::in_sentence_blocks`]).
 pub fn beam_search(
     model: &Seq2SeqModel,
     src: Tensor<2, Int>,
@@ -54,6 +55,20 @@ pub fn beam_search(
     if opts.size == 0 {
         return Err(ModelError::Invalid("the beam size must be at least 1".into()));
     }
+    let blocks = crate::decode::in_sentence_blocks(src, src_pad, |src, pad| search_block(model, src, pad, bos, eos, max_len, opts))?;
+    Ok(blocks.into_iter().flatten().collect())
+}
+
+/// [`beam_search`] on one block of sentences, on the calling thread's pool.
+fn search_block(
+    model: &Seq2SeqModel,
+    src: Tensor<2, Int>,
+    src_pad: Option<Tensor<2, Bool>>,
+    bos: u32,
+    eos: u32,
+    max_len: usize,
+    opts: BeamOptions,
+) -> Result<Vec<Hypothesis>, ModelError> {
     let device = src.device();
     let batch = src.dims()[0];
     let k = opts.size;

@@ -55,8 +55,52 @@ pub struct GreedyOptions {
     pub cache: bool,
 }
 
-/// Greedy decoding with every setting explicit (see [`GreedyOptions`]).
+/// Sentences per block below which a batch is not split over threads.
+const MIN_BLOCK_ROWS: usize = 4;
+
+/// Runs `decode` on the batch `src` `[batch, s_src]` (padding `src_pad`) cut
+/// into one block of sentences per thread, each decoded start to end on its
+/// thread with its kernels single-threaded, and returns the blocks' results
+/// in sentence order. A decoding step's products are a few rows tall, too
+/// small to split over threads well; a whole block's decoding is not. Only on
+/// the CPU backends with several threads and enough sentences; otherwise one
+/// block, the whole batch, decoded here. Sentences are decoded independently
+/// of each other, so the blocks give what the whole batch gives (tested).
+pub(crate) fn in_sentence_blocks<T: Send>(
+    src: Tensor<2, Int>,
+    src_pad: Option<Tensor<2, Bool>>,
+    decode: impl Fn(Tensor<2, Int>, Option<Tensor<2, Bool>>) -> Result<T, ModelError> + Sync,
+) -> Result<Vec<T>, ModelError> {
+    let [batch, s_src] = src.dims();
+    if !crate::fused::host_kernels(&src.device()) || crate::fused::cpu::threads() < 2 || batch < 2 * MIN_BLOCK_ROWS {
+        return Ok(vec![decode(src, src_pad)?]);
+    }
+    crate::fused::cpu::par_row_blocks(batch, MIN_BLOCK_ROWS, |rows| {
+        let pad = src_pad.as_ref().map(|p| p.clone().slice([rows.clone(), 0..s_src]));
+        decode(src.clone().slice([rows, 0..s_src]), pad)
+    })
+    .into_iter()
+    .collect()
+}
+
+/// Greedy decoding with every setting explicit (see [`GreedyOptions`]); on
+/// the CPU, a block of sentences per thread ([`in_sentence_blocks`]).
 pub fn greedy_with(model: &Seq2SeqModel, src: Tensor<2, Int>, src_pad: Option<Tensor<2, Bool>>, opts: &GreedyOptions) -> Result<Decoded, ModelError> {
+    let blocks = in_sentence_blocks(src, src_pad, |src, pad| greedy_block(model, src, pad, opts))?;
+    let mut ids = Vec::new();
+    let mut attention: Option<Vec<_>> = opts.attention.map(|_| Vec::new());
+    for block in blocks {
+        ids.extend(block.ids);
+        match (&mut attention, block.attention) {
+            (Some(all), Some(part)) => all.extend(part),
+            (all, _) => *all = None,
+        }
+    }
+    Ok(Decoded { ids, attention })
+}
+
+/// [`greedy_with`] on one block of sentences, on the calling thread's pool.
+fn greedy_block(model: &Seq2SeqModel, src: Tensor<2, Int>, src_pad: Option<Tensor<2, Bool>>, opts: &GreedyOptions) -> Result<Decoded, ModelError> {
     let batch = src.dims()[0];
     let memory = model.encode(src, src_pad)?;
     let steps = opts.max_len.min(model.max_len()).saturating_sub(1);

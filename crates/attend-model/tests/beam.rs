@@ -2,7 +2,8 @@
 //! feeding one token at a time gives the teacher-forced logits, the
 //! Transformer's key/value cache gives the logits, tokens and attention of
 //! re-reading the whole prefix, beam size 1 is greedy decoding, a sentence
-//! decodes the same alone and in a padded batch,
+//! decodes the same alone and in a padded batch, a batch cut into one block
+//! of sentences per thread decodes as the whole batch on one thread,
 //! and with a beam wide enough to keep every hypothesis the search returns the
 //! best sequence of all (checked by scoring every sequence).
 
@@ -169,6 +170,42 @@ fn greedy_decodes_a_sentence_alike_alone_and_in_a_padded_batch() {
             let (s, p) = sources(std::slice::from_ref(row), &dev);
             let alone = greedy(&model, s, Some(p), BOS, EOS, 10, None).unwrap().ids;
             assert_eq!(alone[0], batched[r], "{name}: sentence {r}");
+        }
+    }
+}
+
+#[test]
+fn a_batch_split_over_threads_decodes_as_one_block() {
+    let dev = device();
+    // 24 sentences of 1 to 7 tokens: in a 3-thread pool, three blocks of 8.
+    let rows: Vec<Vec<u32>> = (0..24).map(|i| (0..1 + i % 7).map(|j| 4 + ((i * 5 + j * 3) % 8) as u32).collect()).collect();
+    let (src, pad) = sources(&rows, &dev);
+    let in_pool = |threads: usize, f: &(dyn Fn() -> Vec<Vec<u32>> + Sync)| rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f);
+    for (name, model) in models(14, &dev) {
+        let greedy_ids = || greedy(&model, src.clone(), Some(pad.clone()), BOS, EOS, 12, None).unwrap().ids;
+        let beam_ids = || {
+            let opts = BeamOptions { size: 3, length_penalty: 0.6 };
+            beam_search(&model, src.clone(), Some(pad.clone()), BOS, EOS, 12, opts).unwrap().into_iter().map(|h| h.ids).collect()
+        };
+        let whole = in_pool(1, &greedy_ids);
+        assert_eq!(in_pool(3, &greedy_ids), whole, "{name}: greedy");
+        assert_eq!(in_pool(3, &beam_ids), in_pool(1, &beam_ids), "{name}: beam");
+        if name == "transformer" {
+            // Its sentences decode differently, so a block out of place would show
+            // (the untrained recurrent models give most sentences the same tokens).
+            assert!(whole.iter().any(|ids| ids != &whole[0]), "{name}: every sentence decodes alike");
+            // The cross-attention weights of each sentence come back with it.
+            let attention = |threads| {
+                let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+                pool.install(|| greedy(&model, src.clone(), Some(pad.clone()), BOS, EOS, 12, Some(AttentionPick::Mean)).unwrap().attention.unwrap())
+            };
+            let (one, three) = (attention(1), attention(3));
+            assert_eq!(one.len(), rows.len());
+            for (r, (a, b)) in one.iter().zip(&three).enumerate() {
+                let (a, b): (Vec<f32>, Vec<f32>) = (a.concat(), b.concat());
+                assert_eq!(a.len(), b.len(), "sentence {r}");
+                assert!(a.iter().zip(&b).all(|(x, y)| (x - y).abs() < 1e-5), "sentence {r}: attention differs");
+            }
         }
     }
 }
