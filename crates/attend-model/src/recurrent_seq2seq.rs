@@ -268,7 +268,7 @@ impl RecurrentSeq2Seq {
         let drop = (cells.len() > 1 && d.prob > 0.0 && d.training.is_enabled() && device.is_autodiff()).then(|| {
             let p_keep = 1.0 - d.prob;
             let shape = [cells.len() - 1, s_tgt, batch, h];
-            Tensor::<4>::random(shape, burn::tensor::Distribution::Bernoulli(p_keep), &device) * (1.0 / p_keep)
+            crate::fused::dropout_mask(shape, p_keep as f32, &device)
         });
         let init = &memory.init;
         let x = crate::fused::AttentionLstmInputs {

@@ -40,6 +40,6 @@ impl BagClassifier {
         let [_, seq] = ids.dims();
         let pad = padding_mask(lengths, seq, &ids.device());
         let pooled = pool(self.embed.forward(ids), &pad, lengths, self.pooling); // [batch, d_model]
-        self.output.forward(self.dropout.forward(pooled)) // [batch, classes]
+        self.output.forward(crate::fused::dropout(&self.dropout, pooled)) // [batch, classes]
     }
 }

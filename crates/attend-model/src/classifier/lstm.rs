@@ -47,7 +47,7 @@ impl LstmClassifier {
     pub fn forward(&self, ids: Tensor<2, Int>, lengths: &[usize]) -> Tensor<2> {
         let [_, seq] = ids.dims();
         let pad = padding_mask(lengths, seq, &ids.device());
-        let x = self.dropout.forward(self.embed.forward(ids)); // [batch, seq, d_model]
+        let x = crate::fused::dropout(&self.dropout, self.embed.forward(ids)); // [batch, seq, d_model]
         let (h, finals) = self.rnn.forward(x, Some(&pad)); // h: [batch, seq, dirs * d_model]
         let pooled = match self.pooling {
             Pooling::Mean | Pooling::Max => pool(h, &pad, lengths, self.pooling),
@@ -61,6 +61,6 @@ impl LstmClassifier {
                 Tensor::cat(top, 1) // [batch, dirs * d_model]
             }
         };
-        self.output.forward(self.dropout.forward(pooled)) // [batch, classes]
+        self.output.forward(crate::fused::dropout(&self.dropout, pooled)) // [batch, classes]
     }
 }

@@ -67,11 +67,11 @@ impl TransformerClassifier {
                 (Tensor::cat(vec![cls, x], 1), padding_mask(&with, seq + 1, &device), with)
             }
         };
-        let h = self.encoder.forward(self.dropout.forward(self.positional.forward(x, 0)), Some(pad.clone())); // [batch, s, d_model]
+        let h = self.encoder.forward(crate::fused::dropout(&self.dropout, self.positional.forward(x, 0)), Some(pad.clone())); // [batch, s, d_model]
         let pooled = match self.pooling {
             Pooling::Cls => h.slice([0..batch, 0..1, 0..d]).reshape([batch, d]), // [batch, d_model]
             _ => pool(h, &pad, &lengths, self.pooling),
         };
-        self.output.forward(self.dropout.forward(pooled)) // [batch, classes]
+        self.output.forward(crate::fused::dropout(&self.dropout, pooled)) // [batch, classes]
     }
 }

@@ -26,7 +26,7 @@ mod pointwise;
 mod recurrent;
 
 pub use heads::attention_heads;
-pub use pointwise::{dropout, dropout_mask, gelu, linear, linear_transposed};
+pub use pointwise::{dropout, dropout_mask, gelu, linear, linear_transposed, with_own_draws};
 pub use recurrent::{attention_lstm, host_kernels, lstm, AttentionLstmInputs};
 
 #[cfg(feature = "wgpu")]

@@ -205,9 +205,39 @@ pub fn linear_transposed<const D: usize>(x: Tensor<D>, table: Tensor<2>) -> Tens
     y.reshape(dims) // [.., vocab]
 }
 
-/// A seed for one dropout call: one draw from the backend's generator (three
-/// 31-bit integers, which every integer type of every backend holds).
+thread_local! {
+    /// This thread's own generator of dropout seeds (its seed, draws so far), when set.
+    static OWN_DRAWS: std::cell::Cell<Option<(u64, u64)>> = const { std::cell::Cell::new(None) };
+}
+
+/// Runs `f` with the dropout seeds of this thread drawn from a generator of
+/// its own, seeded by `seed`, instead of the backend's. For data-parallel
+/// shares trained side by side on one CPU device: they would otherwise take
+/// turns at the device's one generator in no fixed order. (Only the host
+/// kernels' dropout draws here; elsewhere dropout draws from the backend.)
+pub fn with_own_draws<T>(seed: u64, f: impl FnOnce() -> T) -> T {
+    let outer = OWN_DRAWS.replace(Some((seed, 0)));
+    let out = f();
+    OWN_DRAWS.set(outer);
+    out
+}
+
+/// SplitMix64's output function (Steele et al., 2014).
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+/// A seed for one dropout call: the next draw of this thread's own generator
+/// where [`with_own_draws`] set one, else one draw from the backend's
+/// generator (three 31-bit integers, which every integer type of every
+/// backend holds).
 pub(super) fn draw_seed(device: &Device) -> usize {
+    if let Some((seed, n)) = OWN_DRAWS.get() {
+        OWN_DRAWS.set(Some((seed, n + 1)));
+        return mix(seed.wrapping_add((n + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15))) as usize;
+    }
     let r = Tensor::<1, Int>::random([3], burn::tensor::Distribution::Uniform(0.0, 2_147_483_647.0), device);
     let v = r.into_data().convert::<i64>().into_vec::<i64>().unwrap_or_default();
     let part = |i: usize| v.get(i).copied().unwrap_or(0) as u64;

@@ -4,7 +4,7 @@
 
 use attend_model::gpt::GptConfig;
 use attend_model::{
-    greedy_with, CellKind, GreedyOptions, LanguageModel, PositionalKind, RecurrentSeq2SeqConfig, Score, Seq2SeqConfig, TransformerConfig,
+    greedy_with, CellKind, GreedyOptions, LanguageModel, PositionalKind, RecurrentSeq2SeqConfig, Score, Seq2SeqConfig, Seq2SeqModel, TransformerConfig,
 };
 use burn::module::Module;
 use burn::optim::{GradientsParams, ModuleOptimizer};
@@ -18,7 +18,8 @@ use crate::config::TrainSettings;
 use crate::error::{Result, TrainError};
 use crate::tasks::lm::data::{loss_of, windows};
 use crate::tasks::translate::batch::smoothed_loss_ids;
-use crate::trainer::optim;
+use crate::trainer::{optim, parallel, Loss};
+use std::ops::Range;
 
 fn scaled(n: usize, scale: f64) -> usize {
     ((n as f64 * scale).round() as usize).max(1)
@@ -30,15 +31,38 @@ fn random_ids(rng: &mut StdRng, rows: usize, len: usize, vocab: usize, device: &
     Tensor::from_data(TensorData::new(ids, [rows, len]), device)
 }
 
-/// A training step's loss: the value read back (as the trainer does, which also
-/// waits for a GPU), then backward and the trainer's update (clipping, the
-/// optimizer step, decoupled weight decay, as `settings` say).
-fn train_step<M: Module>(model: M, optim: &mut ModuleOptimizer, settings: &TrainSettings, lr: f64, loss: Tensor<1>) -> Result<M> {
-    let value: f32 = loss.clone().into_scalar();
+/// The trainer's step on a batch of `rows` rows whose rows `r` have the mean
+/// loss `loss(model, r)`: the loss read back (as the trainer does, which also
+/// waits for a GPU), backward, and the trainer's update (clipping, the
+/// optimizer step, decoupled weight decay, as `settings` say). On a CPU
+/// device with several threads, as in the trainer, the rows are cut into one
+/// share per thread, trained side by side (`trainer::parallel`).
+#[allow(clippy::too_many_arguments)]
+fn train_step<M: Module + Sync>(
+    model: M,
+    optim: &mut ModuleOptimizer,
+    settings: &TrainSettings,
+    lr: f64,
+    device: &Device,
+    rows: usize,
+    loss: impl Fn(&M, Range<usize>) -> Result<Tensor<1>> + Sync,
+) -> Result<M> {
+    let shares = parallel::host_shares(device).clamp(1, rows.max(1));
+    let (value, grads) = if shares == 1 {
+        let loss = loss(&model, 0..rows)?;
+        let value: f32 = loss.clone().into_scalar();
+        (value, GradientsParams::from_grads(loss.backward(), &model))
+    } else {
+        let ranges: Vec<Range<usize>> = (0..shares).map(|i| i * rows / shares..(i + 1) * rows / shares).collect();
+        let parts = parallel::side_by_side(&model, &ranges, device, 0, |m, r| {
+            Ok(Loss { value: loss(m, r.clone())?, terms: r.len(), tokens: r.len() })
+        })?;
+        let (value, _, grads) = parallel::combine(&model, parts);
+        (value, grads)
+    };
     if !value.is_finite() {
         return Err(TrainError::Config(format!("the benchmark's loss became {value}")));
     }
-    let grads = GradientsParams::from_grads(loss.backward(), &model);
     Ok(optim::update(model, optim, grads, settings, lr))
 }
 
@@ -101,9 +125,11 @@ fn seq2seq_rows(
         let mut slot = Some(model);
         let ts = time_runs(warm, reps, || {
             let m = slot.take().expect("the model is put back after every step");
-            let logits = m.forward(src.clone(), None, tgt_in.clone(), None)?;
-            let loss = smoothed_loss_ids(logits, tgt_out.clone(), training.smoothing, &device);
-            slot = Some(train_step(m, &mut training.optim, &plain_update(), training.lr, loss)?);
+            let loss = |m: &Seq2SeqModel, r: Range<usize>| -> Result<Tensor<1>> {
+                let logits = m.forward(src.clone().slice([r.clone(), 0..src_len]), None, tgt_in.clone().slice([r.clone(), 0..tgt_len]), None)?;
+                Ok(smoothed_loss_ids(logits, tgt_out.clone().slice([r, 0..tgt_len]), training.smoothing, &device))
+            };
+            slot = Some(train_step(m, &mut training.optim, &plain_update(), training.lr, &device, batch, loss)?);
             sync(&device)
         })?;
         model = slot.expect("the model is put back after every step");
@@ -182,8 +208,8 @@ pub(super) fn gpt_char(opts: &BenchOptions, maker: &RowMaker) -> Result<Row> {
     let ts = time_runs(scaled(c.warmup, opts.repeat_scale), scaled(c.repeats, opts.repeat_scale), || {
         let m = slot.take().expect("the model is put back after every step");
         let (x, y) = windows(&ids, c.batch, c.context, &mut rng, &device);
-        let loss = loss_of(&m, x, y, 0.0)?;
-        slot = Some(train_step(m, &mut optim, &settings, lr, loss)?);
+        let loss = |m: &LanguageModel, r: Range<usize>| loss_of(m, x.clone().slice([r.clone(), 0..c.context]), y.clone().slice([r, 0..c.context]), 0.0);
+        slot = Some(train_step(m, &mut optim, &settings, lr, &device, c.batch, loss)?);
         sync(&device)
     })?;
     // The peer divides its tokens by the sum of its step times: the mean.

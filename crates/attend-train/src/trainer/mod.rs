@@ -82,13 +82,14 @@ impl Evaluation {
     }
 }
 
-/// A task the trainer can fit.
-pub trait Trainable {
+/// A task the trainer can fit (shared by the threads that train a step's
+/// shares side by side, hence `Sync`).
+pub trait Trainable: Sync {
     /// The model it trains.
-    type Model: Module;
+    type Model: Module + Sync;
     /// One batch, cheap to hold (e.g. the indices of its examples); the data
     /// behind it is read in [`Trainable::loss`].
-    type Batch;
+    type Batch: Sync;
 
     /// A freshly initialised model on `device` (its random numbers come from
     /// the device, seeded with `train.seed` just before).
@@ -286,6 +287,8 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
     let mut stopped_early = false;
     let within_budget = |st: &TrainState| s.time_budget_s <= 0.0 || st.train_secs() < s.time_budget_s;
     let metrics_path = run.join(run_dir::METRICS);
+    // On one CPU device with several threads, each batch is cut into one share per thread.
+    let host_shares = parallel::host_shares(&device);
     'epochs: while (s.epochs == 0 || state.epoch < s.epochs) && state.step < total && within_budget(&state) {
         let batches = task.epoch(state.epoch);
         while state.batch_in_epoch < batches.len() {
@@ -294,7 +297,9 @@ pub fn fit<T: Trainable>(task: &T, s: &TrainSettings, run: &Path, start: Start, 
             }
             let group = &batches[state.batch_in_epoch..(state.batch_in_epoch + s.accumulate).min(batches.len())];
             let seed = step_seed(s.seed, state.step);
-            let (value, tokens, grads) = if replicas.len() == 1 && group.len() == 1 {
+            let (value, tokens, grads) = if replicas.len() == 1 && host_shares > 1 {
+                parallel::host_gradients(task, &model, group, host_shares, &device, seed)?
+            } else if replicas.len() == 1 && group.len() == 1 {
                 device.seed(seed);
                 let loss = task.loss(&model, &group[0], &device)?;
                 let value: f32 = loss.value.clone().into_scalar();

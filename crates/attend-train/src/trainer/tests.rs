@@ -1,5 +1,5 @@
-//! The trainer on a toy task (least squares with a random perturbation drawn
-//! from the device, which stands in for dropout): resumption, Ctrl-C, the
+//! The trainer on a toy task (least squares with a dropout mask on the
+//! prediction, drawn as the models draw theirs): resumption, Ctrl-C, the
 //! evaluation and checkpoint cadences, the time budget, the non-finite guard,
 //! weight averaging and data-parallel steps; and the checkpoint files.
 
@@ -27,7 +27,7 @@ struct Toy {
     x: Vec<f32>,
     y: Vec<f32>,
     seed: u64,
-    /// Perturb the prediction with device noise (a stand-in for dropout).
+    /// Multiply the prediction by a dropout mask.
     noise: bool,
     /// Milliseconds each loss takes (for the time-based settings).
     sleep_ms: u64,
@@ -90,7 +90,8 @@ impl Trainable for Toy {
         let (x, y) = self.tensors(batch, device);
         let mut pred = model.forward(x);
         if self.noise {
-            pred = pred.clone() + Tensor::random(pred.dims(), burn::tensor::Distribution::Normal(0.0, 0.1), device);
+            // Dropout's mask, as the models draw it (a share of a step draws from its own generator).
+            pred = pred.clone() * attend_model::fused::dropout_mask(pred.dims(), 0.8, device);
         }
         let mut value = (pred - y).square().mean();
         if self.nan_after.is_some_and(|n| call > n) {
@@ -171,32 +172,90 @@ fn max_diff(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| (x - y).abs()).fold(0.0, f32::max)
 }
 
+/// Runs `f` in a rayon pool of `threads` threads: on the CPU a step is cut
+/// into one share per thread of its pool, trained side by side.
+fn in_threads<T: Send>(threads: usize, f: impl FnOnce() -> T + Send) -> T {
+    rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap().install(f)
+}
+
 #[test]
 fn an_interrupted_run_resumes_to_the_straight_runs_weights_and_metrics() {
     let _rng = crate::rng_lock();
-    for ema in [0.0, 0.9] {
+    // One thread: the plain step; three: three shares of every batch of 8, side by side.
+    for (threads, ema) in [(1, 0.0), (1, 0.9), (3, 0.0), (3, 0.9)] {
         let s = TrainSettings { ema, ..settings(14) };
-        let straight = run_dir(&format!("straight-{ema}"));
-        let a = fit(&Toy::new(1), &s, &straight, new(), &[cpu()], &quiet()).unwrap();
+        let name = format!("{threads}-{ema}");
+        let straight = run_dir(&format!("straight-{name}"));
+        let a = in_threads(threads, || fit(&Toy::new(1), &s, &straight, new(), &[cpu()], &quiet()).unwrap());
         assert_eq!((a.outcome, a.state.step), (Outcome::Finished, 14));
 
-        let split = run_dir(&format!("split-{ema}"));
+        let split = run_dir(&format!("split-{name}"));
         let opts = quiet();
         let mut toy = Toy::new(1);
-        toy.interrupt_after = Some((6, opts.interrupt.clone()));
-        let b = fit(&toy, &s, &split, new(), &[cpu()], &opts).unwrap();
+        // A loss per share: the flag goes up during step 6.
+        toy.interrupt_after = Some((6 * threads, opts.interrupt.clone()));
+        let b = in_threads(threads, || fit(&toy, &s, &split, new(), &[cpu()], &opts).unwrap());
         assert_eq!((b.outcome, b.state.step), (Outcome::Interrupted, 6));
         assert_eq!(checkpoint::list(&split).last().map(|c| c.0), Some(6), "a checkpoint at the interrupted step");
-        let c = fit(&Toy::new(1), &s, &split, Start::Resume, &[cpu()], &quiet()).unwrap();
+        let c = in_threads(threads, || fit(&Toy::new(1), &s, &split, Start::Resume, &[cpu()], &quiet()).unwrap());
         assert_eq!((c.outcome, c.state.step), (Outcome::Finished, 14));
         let d = max_diff(&weights(&a.model), &weights(&c.model));
-        assert!(d < 1e-6, "ema {ema}: weights differ by {d}: {:?} vs {:?}", weights(&a.model), weights(&c.model));
+        assert!(d < 1e-6, "{name}: weights differ by {d}: {:?} vs {:?}", weights(&a.model), weights(&c.model));
         let (ra, rc): (Vec<String>, Vec<String>) = (rows(&straight).iter().map(|r| timeless(r)).collect(), rows(&split).iter().map(|r| timeless(r)).collect());
-        assert_eq!(ra, rc, "ema {ema}: the same metrics rows, none counted twice");
+        assert_eq!(ra, rc, "{name}: the same metrics rows, none counted twice");
         assert_eq!(ra.len(), 4, "evaluations at steps 4, 8, 12 and the last, 14");
         for dir in [straight, split] {
             std::fs::remove_dir_all(dir).unwrap();
         }
+    }
+}
+
+#[test]
+fn each_share_draws_masks_of_its_own_and_the_same_ones_every_time() {
+    let dev = cpu().autodiff();
+    let model = Toy::new(1).init_model(&dev).unwrap();
+    let masks = |seed: u64| {
+        let drawn = std::sync::Mutex::new(vec![Vec::new(); 3]);
+        in_threads(3, || {
+            parallel::side_by_side(&model, &[0usize, 1, 2], &dev, seed, |m, &k| {
+                let mask = attend_model::fused::dropout_mask([256], 0.5, &dev);
+                drawn.lock().unwrap()[k] = mask.clone().try_into_vec_as::<f32>().unwrap();
+                let x = Tensor::<2>::ones([1, 4], &dev);
+                Ok(Loss { value: m.forward(x).sum() * mask.sum(), terms: 1, tokens: 1 })
+            })
+            .unwrap()
+        });
+        drawn.into_inner().unwrap()
+    };
+    let (a, b, c) = (masks(7), masks(7), masks(8));
+    assert_eq!(a, b, "the same step draws the same masks");
+    assert!(a[0] != a[1] && a[1] != a[2] && a[0] != a[2], "each share its own masks");
+    assert_ne!(a, c, "another step, other masks");
+}
+
+#[test]
+fn shares_side_by_side_make_the_update_of_the_whole_batch() {
+    let _rng = crate::rng_lock();
+    let s = TrainSettings { clip_norm: 1.0, weight_decay: 0.01, ..settings(3) };
+    let mut toy = Toy::new(6);
+    toy.noise = false;
+    let (r1, r3) = (run_dir("threads1"), run_dir("threads3"));
+    let a = in_threads(1, || fit(&toy, &s, &r1, new(), &[cpu()], &quiet()).unwrap());
+    let calls = toy.calls.load(Ordering::SeqCst);
+    let b = in_threads(3, || fit(&toy, &s, &r3, new(), &[cpu()], &quiet()).unwrap());
+    assert_eq!(toy.calls.load(Ordering::SeqCst) - calls, 3 * calls, "three shares a step");
+    let d = max_diff(&weights(&a.model), &weights(&b.model));
+    assert!(d < 1e-6, "weights differ by {d}");
+    assert_ne!(weights(&a.model), weights(&Toy::new(6).init_model(&cpu()).unwrap()), "the runs trained");
+    // With dropout, each share draws its own masks, the same ones at every run.
+    toy.noise = true;
+    let (r4, r5) = (run_dir("threads3-noise"), run_dir("threads3-noise-again"));
+    let c = in_threads(3, || fit(&toy, &s, &r4, new(), &[cpu()], &quiet()).unwrap());
+    let e = in_threads(3, || fit(&toy, &s, &r5, new(), &[cpu()], &quiet()).unwrap());
+    assert_eq!(weights(&c.model), weights(&e.model));
+    assert!(max_diff(&weights(&b.model), &weights(&c.model)) > 1e-4, "the masks changed the update");
+    for dir in [r1, r3, r4, r5] {
+        std::fs::remove_dir_all(dir).unwrap();
     }
 }
 
@@ -248,7 +307,7 @@ fn a_non_finite_loss_stops_the_run_and_keeps_the_last_checkpoint() {
     let mut toy = Toy::new(4);
     toy.nan_after = Some(5);
     let s = TrainSettings { checkpoint_every: 2, ..settings(20) };
-    let e = fit(&toy, &s, &run, new(), &[cpu()], &quiet()).unwrap_err();
+    let e = in_threads(1, || fit(&toy, &s, &run, new(), &[cpu()], &quiet()).unwrap_err());
     assert!(matches!(e, TrainError::NonFinite { step: 6, .. }), "{e}");
     assert_eq!(checkpoint::list(&run).last().map(|c| c.0), Some(4));
     std::fs::remove_dir_all(run).unwrap();
