@@ -42,7 +42,7 @@ impl<B: Backend + FusedOps, const N: usize> Backward<B, N> for LayerNormBackward
     fn backward(self, ops: Ops<Self::State, N>, grads: &mut Gradients, _checkpointer: &mut Checkpointer) {
         let grad = grads.consume::<B>(&ops.node);
         let (x, gamma, epsilon) = ops.state;
-        let (dx, dgamma, dbeta) = ops::layer_norm_backward::<B>(x, gamma, epsilon, grad);
+        let (dx, dgamma, dbeta) = B::fused_layer_norm_backward(x, gamma, epsilon, grad);
         // Parents: x, γ and (when N = 3) β.
         for (parent, g) in ops.parents.into_iter().zip([dx, dgamma, dbeta]) {
             if let Some(node) = parent {

@@ -82,6 +82,17 @@ pub trait FusedOps: Backend {
         <Self as ModuleOps<Self>>::layer_norm(x, gamma, None, epsilon)
     }
 
+    /// The gradients `(dx, dγ, dβ)` of [`Self::fused_layer_norm`] at `x`
+    /// `[.., d]` with `gamma` `[d]`, given the output's gradient `grad`.
+    fn fused_layer_norm_backward(
+        x: FloatTensor<Self>,
+        gamma: FloatTensor<Self>,
+        epsilon: f64,
+        grad: FloatTensor<Self>,
+    ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+        ops::layer_norm_backward::<Self>(x, gamma, epsilon, grad)
+    }
+
     /// Σ_rows weight · (−Σ_j q_j log softmax(logits)_j) with
     /// q = (1 − α)·onehot(target) + α/V: `logits` `[n, V]`, `targets` `[n]`,
     /// `weight` `[n, 1]` (1/count for a counted row, 0 for padding). Returns
@@ -216,9 +227,19 @@ pub trait FusedOps: Backend {
     }
 }
 
-/// The CPU backends run the cross-entropy on the host kernel ([`cpu::loss`]).
+/// The CPU backends run the cross-entropy ([`cpu::loss`]) and layer norm's
+/// backward pass ([`cpu::layer_norm`]) on the host kernels.
 macro_rules! host_loss {
     () => {
+        fn fused_layer_norm_backward(
+            x: FloatTensor<Self>,
+            gamma: FloatTensor<Self>,
+            epsilon: f64,
+            grad: FloatTensor<Self>,
+        ) -> (FloatTensor<Self>, FloatTensor<Self>, FloatTensor<Self>) {
+            pointwise::layer_norm_backward::<Self>(x, gamma, epsilon, grad)
+        }
+
         fn fused_cross_entropy(logits: FloatTensor<Self>, targets: IntTensor<Self>, weight: FloatTensor<Self>, smoothing: f32) -> (FloatTensor<Self>, FloatTensor<Self>) {
             pointwise::cross_entropy_forward::<Self>(logits, targets, weight, smoothing)
         }

@@ -16,7 +16,7 @@ use burn::backend::{Backend, Dispatch, TensorMetadata};
 use burn::nn::Dropout;
 use burn::prelude::*;
 
-use super::cpu::{dense, elementwise, loss, read, read_ints, write};
+use super::cpu::{dense, elementwise, layer_norm, loss, read, read_ints, write};
 use super::{host_kernels, FusedOps};
 
 /// `[rows, d_in]`, d_out of x and a weight `[d_in, d_out]` (or, `transposed`, `[d_out, d_in]`).
@@ -41,6 +41,15 @@ pub(super) fn dropout_forward<B: Backend>(x: FloatTensor<B>, keep: f32, seed: us
     let (device, shape) = (x.device(), x.shape().to_vec());
     let y = elementwise::dropout(read::<B>(x).as_slice(), seed as u64, keep);
     write::<B>(y, &shape, &device)
+}
+
+/// Layer norm's gradients `(dx, dγ, dβ)` on the host kernel ([`layer_norm`]).
+pub(super) fn layer_norm_backward<B: Backend>(x: FloatTensor<B>, gamma: FloatTensor<B>, epsilon: f64, grad: FloatTensor<B>) -> (FloatTensor<B>, FloatTensor<B>, FloatTensor<B>) {
+    let (device, shape) = (x.device(), x.shape().to_vec());
+    let d = shape.last().copied().unwrap_or(1);
+    let (x, gamma, grad) = (read::<B>(x), read::<B>(gamma), read::<B>(grad));
+    let (dx, dgamma, dbeta) = layer_norm::backward(x.as_slice(), gamma.as_slice(), grad.as_slice(), d, epsilon as f32);
+    (write::<B>(dx, &shape, &device), write::<B>(dgamma, &[d], &device), write::<B>(dbeta, &[d], &device))
 }
 
 /// GELU(x), element-wise.

@@ -18,6 +18,7 @@ pub mod attention;
 pub mod attention_lstm;
 pub mod dense;
 pub mod elementwise;
+pub mod layer_norm;
 pub mod loss;
 pub mod lstm;
 pub mod math;
