@@ -13,7 +13,7 @@
 //! same merged layout. Batch rows run in parallel at two threads.
 
 use super::elementwise::{bits, threshold};
-use super::math::{exp, multiversion};
+use super::math::{dot, exp, multiversion};
 use super::{matmul, Mat};
 
 const MASK_VALUE: f32 = crate::attention::MASK_VALUE;
@@ -63,8 +63,14 @@ pub struct Options<'a> {
 }
 
 impl Options<'_> {
-    fn masked(&self, d: Dims, r: usize, i: usize, j: usize) -> bool {
-        self.pad.is_some_and(|p| p[r * d.sk + j]) || self.attn.is_some_and(|a| a[i * d.sk + j])
+    /// Sets the masked entries of row `i` of batch row `r` (a row of `[s_q, s_k]`) to `value`.
+    fn mask_row(&self, d: Dims, r: usize, i: usize, row: &mut [f32], value: f32) {
+        let rows = [self.pad.map(|p| &p[r * d.sk..(r + 1) * d.sk]), self.attn.map(|a| &a[i * d.sk..(i + 1) * d.sk])];
+        for mask in rows.into_iter().flatten() {
+            for (x, &m) in row.iter_mut().zip(mask) {
+                *x = if m { value } else { *x };
+            }
+        }
     }
     /// The dropout multiplier of row `i` of head `hh` of batch row `r`, into `out` `[s_k]`.
     fn keep_row(&self, d: Dims, r: usize, hh: usize, i: usize, out: &mut [f32]) {
@@ -77,14 +83,29 @@ impl Options<'_> {
     }
 }
 
+/// Lanes of the row reductions (so that they vectorise).
+const L: usize = 16;
+
 #[inline(always)]
 fn softmax_body<const FMA: bool>(row: &mut [f32]) {
-    let max = row.iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
-    let mut sum = 0.0;
+    let full = row.len() / L * L;
+    let mut lanes = [f32::NEG_INFINITY; L];
+    for c in row[..full].chunks_exact(L) {
+        for k in 0..L {
+            lanes[k] = if c[k] > lanes[k] { c[k] } else { lanes[k] };
+        }
+    }
+    let max = lanes.iter().chain(&row[full..]).fold(f32::NEG_INFINITY, |m, &x| m.max(x));
     for x in row.iter_mut() {
         *x = exp::<FMA>(*x - max);
-        sum += *x;
     }
+    let mut lanes = [0f32; L];
+    for c in row[..full].chunks_exact(L) {
+        for k in 0..L {
+            lanes[k] += c[k];
+        }
+    }
+    let sum: f32 = lanes.iter().sum::<f32>() + row[full..].iter().sum::<f32>();
     let inv = 1.0 / sum;
     for x in row.iter_mut() {
         *x *= inv;
@@ -92,26 +113,41 @@ fn softmax_body<const FMA: bool>(row: &mut [f32]) {
 }
 multiversion!(fn softmax(row: &mut [f32]) => softmax_body);
 
+/// The softmax's backward on one row: `dw` ← w ⊙ (dw − Σ dw w) · `scale`.
+#[inline(always)]
+fn softmax_grad_body<const FMA: bool>(dw: &mut [f32], w: &[f32], scale: f32) {
+    let dot = dot::<FMA>(dw, w);
+    for (x, &wj) in dw.iter_mut().zip(w) {
+        *x = wj * (*x - dot) * scale;
+    }
+}
+multiversion!(fn softmax_grad(dw: &mut [f32], w: &[f32], scale: f32) => softmax_grad_body);
+
 /// One batch row: `out` `[s_q, h·d]` (the merged context), `weights` `[h, s_q, s_k]`.
 fn forward_row(d: Dims, r: usize, q: &Heads, k: &Heads, v: &Heads, o: &Options, out: &mut [f32], weights: &mut [f32]) {
     let Dims { h, sq, sk, d: dk, .. } = d;
     let mut keep = vec![0.0; sk];
-    let mut dropped = vec![0.0; sq * sk];
+    // The weights after dropout (without dropout, the weights themselves).
+    let mut dropped = vec![0.0; if o.dropout.is_some() { sq * sk } else { 0 }];
     for hh in 0..h {
         let w = &mut weights[hh * sq * sk..(hh + 1) * sq * sk];
         matmul(sq, sk, dk, w, sk, false, q.mat(r, hh, false), k.mat(r, hh, true));
         for i in 0..sq {
             let row = &mut w[i * sk..(i + 1) * sk];
-            for (j, x) in row.iter_mut().enumerate() {
-                *x = if o.masked(d, r, i, j) { MASK_VALUE } else { *x * o.scale };
+            for x in row.iter_mut() {
+                *x *= o.scale;
             }
+            o.mask_row(d, r, i, row, MASK_VALUE);
             softmax(row);
-            o.keep_row(d, r, hh, i, &mut keep);
-            for ((y, &x), &m) in dropped[i * sk..(i + 1) * sk].iter_mut().zip(row.iter()).zip(&keep) {
-                *y = x * m;
+            if o.dropout.is_some() {
+                o.keep_row(d, r, hh, i, &mut keep);
+                for ((y, &x), &m) in dropped[i * sk..(i + 1) * sk].iter_mut().zip(row.iter()).zip(&keep) {
+                    *y = x * m;
+                }
             }
         }
-        matmul(sq, dk, sk, &mut out[hh * dk..], h * dk, false, Mat::rows(&dropped, sk), v.mat(r, hh, false));
+        let p = if o.dropout.is_some() { &dropped[..] } else { &w[..] };
+        matmul(sq, dk, sk, &mut out[hh * dk..], h * dk, false, Mat::rows(p, sk), v.mat(r, hh, false));
     }
 }
 
@@ -148,30 +184,35 @@ pub fn forward(d: Dims, q: &Heads, k: &Heads, v: &Heads, o: &Options) -> (Vec<f3
 #[allow(clippy::too_many_arguments)]
 fn backward_row(d: Dims, r: usize, q: &Heads, k: &Heads, v: &Heads, o: &Options, weights: &[f32], dctx: &[f32], dq: &mut [f32], dk: &mut [f32], dv: &mut [f32]) {
     let Dims { h, sq, sk, d: dd, .. } = d;
-    let (mut keep, mut dropped, mut ds) = (vec![0.0; sk], vec![0.0; sq * sk], vec![0.0; sq * sk]);
+    let dropout = o.dropout.is_some();
+    let (mut keep, mut ds) = (vec![0.0; sk], vec![0.0; sq * sk]);
+    let mut dropped = vec![0.0; if dropout { sq * sk } else { 0 }];
     for hh in 0..h {
         let w = &weights[hh * sq * sk..(hh + 1) * sq * sk];
         let g = Mat { data: &dctx[hh * dd..], rs: h * dd, cs: 1 };
-        for i in 0..sq {
-            o.keep_row(d, r, hh, i, &mut keep);
-            for ((y, &x), &m) in dropped[i * sk..(i + 1) * sk].iter_mut().zip(&w[i * sk..(i + 1) * sk]).zip(&keep) {
-                *y = x * m;
+        if dropout {
+            for i in 0..sq {
+                o.keep_row(d, r, hh, i, &mut keep);
+                for ((y, &x), &m) in dropped[i * sk..(i + 1) * sk].iter_mut().zip(&w[i * sk..(i + 1) * sk]).zip(&keep) {
+                    *y = x * m;
+                }
             }
         }
         // dv = (w ⊙ keep)ᵀ · dctx; d(w ⊙ keep) = dctx · vᵀ.
-        matmul(sk, dd, sq, &mut dv[hh * dd..], h * dd, false, Mat::transposed(&dropped, sk), g);
+        let p = if dropout { &dropped[..] } else { w };
+        matmul(sk, dd, sq, &mut dv[hh * dd..], h * dd, false, Mat::transposed(p, sk), g);
         matmul(sq, sk, dd, &mut ds, sk, false, g, v.mat(r, hh, true));
         for i in 0..sq {
-            o.keep_row(d, r, hh, i, &mut keep);
             let (dw, wr) = (&mut ds[i * sk..(i + 1) * sk], &w[i * sk..(i + 1) * sk]);
-            for (x, m) in dw.iter_mut().zip(&keep) {
-                *x *= m;
+            if dropout {
+                o.keep_row(d, r, hh, i, &mut keep);
+                for (x, m) in dw.iter_mut().zip(&keep) {
+                    *x *= m;
+                }
             }
             // Softmax: ds = w ⊙ (dw − Σ dw w); masked scores were overwritten: no gradient.
-            let dot: f32 = dw.iter().zip(wr).map(|(a, b)| a * b).sum();
-            for (j, (x, &wj)) in dw.iter_mut().zip(wr).enumerate() {
-                *x = if o.masked(d, r, i, j) { 0.0 } else { wj * (*x - dot) * o.scale };
-            }
+            softmax_grad(dw, wr, o.scale);
+            o.mask_row(d, r, i, dw, 0.0);
         }
         matmul(sq, dd, sk, &mut dq[hh * dd..], h * dd, false, Mat::rows(&ds, sk), k.mat(r, hh, false));
         matmul(sk, dd, sq, &mut dk[hh * dd..], h * dd, false, Mat::transposed(&ds, sk), q.mat(r, hh, false));
