@@ -55,7 +55,7 @@ pub struct GreedyOptions {
     pub cache: bool,
 }
 
-/// Sentences per block below which a batch is not split over threads.
+/// Sentences per block, at least: a smaller batch is decoded as one block.
 const MIN_BLOCK_ROWS: usize = 4;
 
 /// Runs `decode` on the batch `src` `[batch, s_src]` (padding `src_pad`) cut
@@ -72,7 +72,7 @@ pub(crate) fn in_sentence_blocks<T: Send>(
     decode: impl Fn(Tensor<2, Int>, Option<Tensor<2, Bool>>) -> Result<T, ModelError> + Sync,
 ) -> Result<Vec<T>, ModelError> {
     let [batch, s_src] = src.dims();
-    if !crate::fused::host_kernels(&src.device()) || crate::fused::cpu::threads() < 2 || batch < 2 * MIN_BLOCK_ROWS {
+    if !crate::fused::host_kernels(&src.device()) {
         return Ok(vec![decode(src, src_pad)?]);
     }
     crate::fused::cpu::par_row_blocks(batch, MIN_BLOCK_ROWS, |rows| {

@@ -229,7 +229,7 @@ pub trait FusedOps: Backend {
 
 /// The CPU backends run the cross-entropy ([`cpu::loss`]) and layer norm's
 /// backward pass ([`cpu::layer_norm`]) on the host kernels.
-macro_rules! host_loss {
+macro_rules! host_ops {
     () => {
         fn fused_layer_norm_backward(
             x: FloatTensor<Self>,
@@ -258,12 +258,12 @@ macro_rules! host_loss {
 
 #[cfg(feature = "flex")]
 impl FusedOps for Flex {
-    host_loss!();
+    host_ops!();
 }
 #[cfg(feature = "ndarray")]
 #[allow(deprecated)]
 impl FusedOps for NdArray {
-    host_loss!();
+    host_ops!();
 }
 #[cfg(feature = "wgpu")]
 impl FusedOps for Cube {}

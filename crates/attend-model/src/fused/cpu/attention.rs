@@ -13,7 +13,7 @@
 //! same merged layout. Batch rows run in parallel at two threads.
 
 use super::elementwise::{bits, threshold};
-use super::math::{dot, exp, multiversion};
+use super::math::{dot, exp, multiversion, sum, L};
 use super::{matmul, Mat};
 
 const MASK_VALUE: f32 = crate::attention::MASK_VALUE;
@@ -83,9 +83,6 @@ impl Options<'_> {
     }
 }
 
-/// Lanes of the row reductions (so that they vectorise).
-const L: usize = 16;
-
 #[inline(always)]
 fn softmax_body<const FMA: bool>(row: &mut [f32]) {
     let full = row.len() / L * L;
@@ -99,14 +96,7 @@ fn softmax_body<const FMA: bool>(row: &mut [f32]) {
     for x in row.iter_mut() {
         *x = exp::<FMA>(*x - max);
     }
-    let mut lanes = [0f32; L];
-    for c in row[..full].chunks_exact(L) {
-        for k in 0..L {
-            lanes[k] += c[k];
-        }
-    }
-    let sum: f32 = lanes.iter().sum::<f32>() + row[full..].iter().sum::<f32>();
-    let inv = 1.0 / sum;
+    let inv = 1.0 / sum(row);
     for x in row.iter_mut() {
         *x *= inv;
     }

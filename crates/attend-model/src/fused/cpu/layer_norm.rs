@@ -10,7 +10,7 @@
 //! row's statistics, in blocks of rows over the threads, each block with its
 //! own dγ and dβ, summed at the end.
 
-use super::math::{madd, multiversion};
+use super::math::{lanes_total as total, madd, multiversion, sum, L};
 
 /// `(dx, dγ, dβ)` for `x` and `dy` `[rows, d]`, `gamma` `[d]`.
 pub fn backward(x: &[f32], gamma: &[f32], dy: &[f32], d: usize, epsilon: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>) {
@@ -46,19 +46,6 @@ pub fn backward(x: &[f32], gamma: &[f32], dy: &[f32], d: usize, epsilon: f32) ->
 /// Rows per parallel block, at least.
 const MIN_BLOCK_ROWS: usize = 64;
 
-/// Lanes of the row sums (so that they vectorise).
-const L: usize = 16;
-
-/// The sum of the lanes.
-#[inline(always)]
-fn total(lanes: [f32; L]) -> f32 {
-    let mut half = [0f32; L / 2];
-    for k in 0..L / 2 {
-        half[k] = lanes[k] + lanes[k + L / 2];
-    }
-    half.iter().sum()
-}
-
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn rows_body<const FMA: bool>(x: &[f32], gamma: &[f32], dy: &[f32], d: usize, epsilon: f32, dx: &mut [f32], dgamma: &mut [f32], dbeta: &mut [f32]) {
@@ -66,13 +53,7 @@ fn rows_body<const FMA: bool>(x: &[f32], gamma: &[f32], dy: &[f32], d: usize, ep
     // The first `full` numbers of a row go through the 16 lanes, the rest one by one.
     let full = d / L * L;
     for ((x, dy), dx) in x.chunks_exact(d).zip(dy.chunks_exact(d)).zip(dx.chunks_exact_mut(d)) {
-        let mut s = [0f32; L];
-        for c in x[..full].chunks_exact(L) {
-            for k in 0..L {
-                s[k] += c[k];
-            }
-        }
-        let mean = (total(s) + x[full..].iter().sum::<f32>()) * inv_d;
+        let mean = sum(x) * inv_d;
         // x − mean, kept in dx for now, and its sum of squares.
         let mut s = [0f32; L];
         for (o, c) in dx[..full].chunks_exact_mut(L).zip(x[..full].chunks_exact(L)) {

@@ -109,10 +109,37 @@ pub fn sigmoid<const FMA: bool>(x: f32) -> f32 {
     1.0 / (1.0 + exp::<FMA>(-x))
 }
 
-/// Σ aᵢ bᵢ over the shorter of the two, in 16 lanes (so that it vectorises).
+/// Lanes of the reductions over a row (so that they vectorise: a running
+/// sum of floats is a sequential chain the compiler may not reorder).
+pub const L: usize = 16;
+
+/// The sum of the lanes, halves first.
+#[inline(always)]
+pub fn lanes_total(lanes: [f32; L]) -> f32 {
+    let mut half = [0f32; L / 2];
+    for k in 0..L / 2 {
+        half[k] = lanes[k] + lanes[k + L / 2];
+    }
+    half.iter().sum()
+}
+
+/// Σ xᵢ in 16 lanes.
+#[inline(always)]
+pub fn sum(x: &[f32]) -> f32 {
+    let chunks = x.chunks_exact(L);
+    let tail: f32 = chunks.remainder().iter().sum();
+    let mut acc = [0f32; L];
+    for c in chunks {
+        for k in 0..L {
+            acc[k] += c[k];
+        }
+    }
+    lanes_total(acc) + tail
+}
+
+/// Σ aᵢ bᵢ over the shorter of the two, in 16 lanes.
 #[inline(always)]
 pub fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
-    const L: usize = 16;
     let n = a.len().min(b.len());
     let (a, b) = (&a[..n], &b[..n]);
     let mut acc = [0f32; L];
@@ -123,11 +150,7 @@ pub fn dot<const FMA: bool>(a: &[f32], b: &[f32]) -> f32 {
             acc[k] = madd::<FMA>(x[k], y[k], acc[k]);
         }
     }
-    let mut half = [0f32; L / 2];
-    for k in 0..L / 2 {
-        half[k] = acc[k] + acc[k + L / 2];
-    }
-    half.iter().sum::<f32>() + tail
+    lanes_total(acc) + tail
 }
 
 /// y += α x, element-wise over the shorter of the two.
